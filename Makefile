@@ -1,0 +1,40 @@
+# One command to set up and run each job. `make test` is what CI runs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch is installed first so that pip never pulls the multi-GB CUDA build.
+# On a GPU machine: make TORCH_SPEC="torch" (or the CUDA wheel you want) ...
+TORCH_SPEC ?= torch==2.13.0
+PRESET ?= quick
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: env test sync figures bench clean
+
+env: $(BIN)/.installed
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# The package must be exactly what the notebooks export, and notebooks must be clean.
+sync: env
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-clean
+	@git diff --exit-code --stat -- nbs lmtricks || (echo "nbs/ and lmtricks/ are out of sync or unclean: run 'make sync' and commit"; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- lmtricks)" || (echo "nbdev-export made untracked files in lmtricks/: commit them"; git status --short -- lmtricks; exit 1)
+
+# Library and experiment notebooks (experiments at the smoke preset), under 5 minutes on 2 cores.
+test: sync
+	$(BIN)/python tools/run_tests.py
+
+# Regenerate every committed figure on the embedded default data (quick preset, CPU).
+figures: env
+	$(BIN)/lmtricks reproduce --preset $(PRESET)
+
+bench: env
+	$(BIN)/lmtricks bench
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info
