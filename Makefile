@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 PRESET ?= quick
 export OMP_NUM_THREADS ?= 2
+# Real datasets are read in place when the shared folder sits beside the checkout (see data/README.md).
+LMTRICKS_DATA ?= $(wildcard $(abspath ..)/shared/data)
+export LMTRICKS_DATA
 
 .PHONY: env test sync figures bench clean
 
