@@ -19,12 +19,13 @@ from lmtricks.train import TrainConfig, make_optimizer, next_token_loss
 
 BACKENDS = ["eager", "sdpa", "flex", "flash-attn", "varlen"]
 
-def cuda_time(fn, reps=5):
+def cuda_time(fn, reps=5, warmup=1):
+    "Median milliseconds of `fn()` over `reps` calls after `warmup` calls (the first compiles / warms up)."
     times = []
-    for _ in range(reps + 1):
+    for _ in range(warmup + reps):
         s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         s.record(); fn(); e.record(); torch.cuda.synchronize(); times.append(s.elapsed_time(e))
-    return statistics.median(times[1:])   # the first call compiles / warms up
+    return statistics.median(times[warmup:])
 
 def doc_mask(B, T, rng):
     "A DocumentMask of packed rows whose documents have log-normal lengths (median ~T/4)."
@@ -82,7 +83,7 @@ def training_table(steps, batch, seq):
                     with torch.autocast("cuda", dtype=torch.bfloat16):
                         s, n = next_token_loss(model, b)
                     (s / n).backward(); opt.step(); opt.zero_grad(set_to_none=True)
-                t = cuda_time(one, reps=0) if step >= 3 else (one(), torch.cuda.synchronize())
+                t = cuda_time(one, reps=1, warmup=0)
                 if step >= 3: ms.append(t); real += b["n_real"]
             rows.append(dict(mode=mode, backend=backend, ms_per_step=statistics.median(ms), real_tok_s=real / (sum(ms) / 1e3),
                              params=model.num_params()))
