@@ -29,8 +29,9 @@ sync: env
 	@test -z "$$(git status --porcelain --untracked-files=all -- lmtricks)" || (echo "nbdev-export made untracked files in lmtricks/: commit them"; git status --short -- lmtricks; exit 1)
 
 # Library and experiment notebooks (experiments at the smoke preset), under 5 minutes on 2 cores.
+# nbdev-test runs two notebooks at once, so each gets one thread (two each would oversubscribe the cores).
 test: sync
-	$(BIN)/python tools/run_tests.py
+	OMP_NUM_THREADS=1 $(BIN)/python tools/run_tests.py
 
 # Regenerate every committed figure on the embedded default data (quick preset, CPU).
 figures: env
