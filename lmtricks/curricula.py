@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from .core import atomic_write_json, read_json
 from .data import mix_seed
 from .tasks import QA, TASKS, collate_qa, encode_qa
-from .train import SCHEDULES, IGNORE, TrainConfig, lr_at, train
+from .train import SCHEDULES, IGNORE, TrainConfig, lr_at, train, token_nll
 
 # %% auto #0
 __all__ = ['WSD_DECAY_FRAC', 'BANDS', 'ORDERS', 'SKILLS', 'make_wsd', 'cramming_triangle', 'BudgetSpent', 'TimeBudget',
@@ -145,7 +145,7 @@ def score_documents(model, doc_tokens: list, block_size: int, eos_id: int | None
             x[r, :len(w) - 1] = torch.tensor(w[:-1]); y[r, :len(w) - 1] = torch.tensor(w[1:])
         logits = model(x.to(dev)).logits.float().cpu()                      # (B, L, V)
         keep = y != IGNORE
-        nll = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE, reduction="none").view_as(y)
+        nll = token_nll(logits, y)
         p = logits.softmax(-1)
         p.scatter_add_(-1, y.clamp(min=0)[..., None], -torch.ones_like(p[..., :1]))   # p - onehot(y)
         el2n = p.norm(dim=-1)

@@ -6,11 +6,10 @@
 from __future__ import annotations
 import math
 import torch
-import torch.nn.functional as F
 from .data import token_bytes
 from .model import greedy_generate
 from .tasks import encode_qa, collate_qa, exact_match, exact_match_rate
-from .train import IGNORE, model_logits
+from .train import IGNORE, model_logits, token_nll
 
 # %% auto #0
 __all__ = ['evaluate_lm', 'lm_eval_fn', 'answer_nll', 'generate_answers', 'exact_match_accuracy']
@@ -24,10 +23,8 @@ def evaluate_lm(model, stream, tok, max_batches: int | None = None) -> dict:
     nats = count = total_bytes = 0.0
     for b in stream.eval_batches(max_batches):
         x, y = b["input_ids"].to(dev), b["labels"].to(dev)
-        logits = model(x).logits.float()
-        nll = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE, reduction="none")
-        keep = y.flatten() != IGNORE
-        nats += nll[keep].sum().item(); count += keep.sum().item(); total_bytes += nbytes[y.flatten()[keep]].sum().item()
+        nll, keep = token_nll(model(x).logits, y), y != IGNORE
+        nats += nll.sum().item(); count += keep.sum().item(); total_bytes += nbytes[y[keep]].sum().item()
     if count == 0: raise ValueError("the evaluation stream produced no tokens; use a larger validation split")
     return dict(val_loss=nats / count, val_bpb=nats / (math.log(2) * max(total_bytes, 1)))
 
@@ -43,9 +40,8 @@ def answer_nll(model, examples, tok, block_size: int, batch_size: int = 64) -> f
     nats = count = 0.0
     for i in range(0, len(examples), batch_size):
         b = collate_qa([encode_qa(e, tok, block_size) for e in examples[i:i + batch_size]], tok.pad_id)
-        logits = model_logits(model, {k: v.to(dev) for k, v in b.items() if torch.is_tensor(v)}).float()
-        nll = F.cross_entropy(logits.flatten(0, 1), b["labels"].to(dev).flatten(), ignore_index=IGNORE, reduction="none")
-        m = b["answer_mask"].to(dev).flatten()
+        b = {k: v.to(dev) for k, v in b.items() if torch.is_tensor(v)}
+        nll, m = token_nll(model_logits(model, b), b["labels"]), b["answer_mask"]
         nats += nll[m].sum().item(); count += m.sum().item()
     return nats / max(count, 1)
 

@@ -7,21 +7,11 @@ from __future__ import annotations
 import math
 from collections import deque
 import torch
-import torch.nn.functional as F
-from .train import IGNORE, model_logits
+from .train import IGNORE, model_logits, token_nll
 
 # %% auto #0
-__all__ = ['LOSSES', 'token_nll', 'segment_ids', 'position_in_doc', 'TokenLoss', 'PromptWeight', 'answer_only', 'SkipFirst',
-           'DropTopTokens', 'segment_means', 'LossTruncation', 'Rho1', 'make_loss']
-
-# %% ../nbs/10_losses.ipynb #0cbe3704
-def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    "Next-token cross-entropy per position, (B, T) in float32, 0 where `labels == -100`."
-    if logits.shape[:-1] != labels.shape:
-        raise ValueError(f"logits {tuple(logits.shape)} do not match labels {tuple(labels.shape)}; "
-                         "logits must be (B, T, V) for labels (B, T)")
-    nll = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="none")
-    return nll.view(labels.shape)
+__all__ = ['LOSSES', 'segment_ids', 'position_in_doc', 'TokenLoss', 'PromptWeight', 'answer_only', 'SkipFirst', 'DropTopTokens',
+           'segment_means', 'LossTruncation', 'Rho1', 'make_loss']
 
 # %% ../nbs/10_losses.ipynb #961812bd
 def segment_ids(batch: dict) -> torch.Tensor:

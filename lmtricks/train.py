@@ -19,7 +19,7 @@ from .core import (Config, seed_everything, default_device, autocast, atomic_wri
                            append_jsonl, read_jsonl, read_json, environment_info)
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'IGNORE', 'CKPT', 'TrainConfig', 'lr_at', 'param_groups', 'make_optimizer', 'model_logits',
+__all__ = ['SCHEDULES', 'IGNORE', 'CKPT', 'TrainConfig', 'lr_at', 'param_groups', 'make_optimizer', 'token_nll', 'model_logits',
            'next_token_loss', 'dist_setup', 'save_checkpoint', 'load_checkpoint', 'accumulate_gradients',
            'NonFiniteLoss', 'train']
 
@@ -86,7 +86,15 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
 
 # %% ../nbs/04_train.ipynb #ec7baffe
-IGNORE = -100
+IGNORE = -100   # the label of positions that have no target
+
+def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    "Next-token cross-entropy per position, (B, T) in float32, 0 where `labels == -100`."
+    if logits.shape[:-1] != labels.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} do not match labels {tuple(labels.shape)}; "
+                         "logits must be (B, T, V) for labels (B, T)")
+    nll = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="none")
+    return nll.view(labels.shape)
 
 def model_logits(model, batch: dict) -> torch.Tensor:
     "Run the model on a batch dict (input_ids, optional pos and mask) and return the logits."
@@ -94,9 +102,8 @@ def model_logits(model, batch: dict) -> torch.Tensor:
 
 def next_token_loss(model, batch: dict):
     "Summed next-token cross-entropy over labels != -100, and the number of those labels."
-    logits, labels = model_logits(model, batch), batch["labels"]
-    loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="sum")
-    return loss, (labels != IGNORE).sum()
+    labels = batch["labels"]
+    return token_nll(model_logits(model, batch), labels).sum(), (labels != IGNORE).sum()
 
 # %% ../nbs/04_train.ipynb #fa4978c4
 def dist_setup() -> tuple[int, int]:
