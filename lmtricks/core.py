@@ -14,7 +14,7 @@ import torch
 __all__ = ['PRECISIONS', 'CONFIG', 'CKPT', 'SUMMARY', 'METRICS', 'LOCK', 'RUN_FILES', 'RUN_STATES', 'seed_everything',
            'default_device', 'resolve_precision', 'autocast', 'Config', 'apply_overrides', 'atomic_write_bytes',
            'atomic_write_json', 'read_json', 'append_jsonl', 'read_jsonl', 'RunDirError', 'say', 'DirLock', 'run_state',
-           'config_diff', 'open_run_dir', 'git_commit', 'environment_info']
+           'config_diff', 'open_run_dir', 'clear_run_dir', 'git_commit', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #755e2a5e
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -270,8 +270,7 @@ def open_run_dir(out_dir, config: dict, resume: bool = False, overwrite: bool = 
     _make_dir(out)
     lock = DirLock(out).__enter__()
     try:
-        for f in RUN_FILES:                                   # temp files of writes that a kill interrupted
-            for t in out.glob(f".{f}.*.tmp"): t.unlink()
+        _remove_tmp(out)
         state, why = _inspect(out)
         diff = config_diff(read_json(out / CONFIG), config) if state in ("started", "interrupted", "finished") else []
         other_cfg = f" with another configuration (differs in {_fmt_diff(diff)})" if diff else ""
@@ -294,12 +293,32 @@ def open_run_dir(out_dir, config: dict, resume: bool = False, overwrite: bool = 
                 elif state == "started": msg = f"{out} holds a run{other_cfg}; choose another --out, or {fix}"
                 else: msg = f"{out} holds files that are not a readable run ({why}); choose another --out, or {fix}"
                 raise RunDirError(msg)
-            say(f"--overwrite: replacing the {state} run in {out}")
-        for f in RUN_FILES: (out / f).unlink(missing_ok=True)
+        _remove_run(out, state)
         atomic_write_json(out / CONFIG, config)
         return "fresh", lock
     except BaseException:
         lock.__exit__(); raise
+
+def _remove_run(out: Path, state: str):
+    "Delete the run files in `out` (other files stay), saying so when they held a run (the caller holds the lock)."
+    if state not in ("empty", "started"): say(f"--overwrite: replacing the {state} run in {out}")
+    for f in RUN_FILES: (out / f).unlink(missing_ok=True)
+    _remove_tmp(out)
+
+def _remove_tmp(out: Path):
+    "Delete the temporary files of run-file writes that a kill interrupted (the caller holds the lock)."
+    for f in RUN_FILES:
+        for t in out.glob(f".{f}.*.tmp"): t.unlink()
+
+def clear_run_dir(out_dir) -> str:
+    "Delete the run in `out_dir` (what `--overwrite` does), unless another run holds it; returns the state it was in."
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir(): raise RunDirError(f"the run directory {out} is a file; choose a directory path for --out")
+    if not out.exists(): return "empty"
+    with DirLock(out):
+        state = run_state(out)
+        _remove_run(out, state)
+    return state
 
 # %% ../nbs/00_core.ipynb #f5c47e9a
 def git_commit(path=".") -> str | None:
