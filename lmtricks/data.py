@@ -227,8 +227,11 @@ def _read_path(p: Path) -> list[str]:
     return _read_records(p)
 
 def _load_hub(repo: str) -> list[str]:
+    try: import datasets
+    except ImportError:
+        raise RuntimeError(f"'hub:{repo}' needs the datasets package: pip install 'lmtricks[experiments]' (or datasets), "
+                           "or use a local copy (a path, or a named corpus under $LMTRICKS_DATA)") from None
     try:
-        import datasets
         ds = datasets.load_dataset(repo, split="train")
     except Exception as e:
         raise RuntimeError(f"could not load {repo!r} from the Hugging Face hub ({type(e).__name__}: {str(e)[:200]}); "
