@@ -13,8 +13,8 @@ import torch
 # %% auto #0
 __all__ = ['PRECISIONS', 'CONFIG', 'CKPT', 'SUMMARY', 'METRICS', 'LOCK', 'RUN_FILES', 'RUN_STATES', 'seed_everything',
            'default_device', 'resolve_precision', 'autocast', 'Config', 'apply_overrides', 'atomic_write_bytes',
-           'atomic_write_json', 'read_json', 'append_jsonl', 'read_jsonl', 'RunDirError', 'say', 'DirLock', 'run_state',
-           'config_diff', 'open_run_dir', 'clear_run_dir', 'git_commit', 'environment_info']
+           'as_json', 'atomic_write_json', 'read_json', 'append_jsonl', 'read_jsonl', 'RunDirError', 'say', 'DirLock',
+           'run_state', 'config_diff', 'open_run_dir', 'clear_run_dir', 'git_commit', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #755e2a5e
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -159,6 +159,10 @@ def _jsonable(o):
     if isinstance(o, torch.dtype): return str(o)
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
 
+def as_json(obj):
+    "`obj` as plain JSON values (tuples become lists, tensors lists, paths strings), exactly as written to a file."
+    return json.loads(json.dumps(obj, default=_jsonable))
+
 def atomic_write_json(path, obj):
     "Write `obj` as indented JSON to `path` atomically."
     atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode())
@@ -240,7 +244,7 @@ def config_diff(a, b, prefix: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for k in sorted(set(a) | set(b), key=str)
                 for d in config_diff(a.get(k, _Missing), b.get(k, _Missing), f"{prefix}{k}.")]
-    norm = lambda v: json.loads(json.dumps(v, default=_jsonable)) if v is not _Missing else v
+    norm = lambda v: as_json(v) if v is not _Missing else v
     return [] if norm(a) == norm(b) else [prefix.rstrip(".") or "(root)"]
 
 class _Missing: pass

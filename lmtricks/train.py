@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_train.ipynb #621787e8
 from __future__ import annotations
-import functools, io, json, math, os, random, signal, threading, time
+import functools, io, json, math, numbers, os, random, signal, threading, time
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +16,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 from .core import (Config, PRECISIONS, resolve_precision, seed_everything, autocast, atomic_write_bytes,
                            atomic_write_json, append_jsonl, read_jsonl, read_json, environment_info, open_run_dir,
-                           say, CKPT, CONFIG, METRICS, SUMMARY)
+                           as_json, say, CKPT, CONFIG, METRICS, SUMMARY)
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'IGNORE', 'TrainConfig', 'lr_at', 'param_groups', 'make_optimizer', 'token_nll', 'model_logits',
@@ -37,8 +37,8 @@ def _linear(step, total, warmup, min_frac):
 
 SCHEDULES = {"constant": _constant, "cosine": _cosine, "linear": _linear}
 
-def _int(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
-def _real(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _int(v) -> bool: return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+def _real(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 @dataclass
 class TrainConfig(Config):
@@ -372,7 +372,7 @@ def train(model: nn.Module, data, cfg: TrainConfig, out_dir=None, loss_fn=next_t
     device = torch.device(device or (f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"))
     precision = resolve_precision(cfg.precision, device)
     out = Path(out_dir) if out_dir is not None else None
-    config = json.loads(json.dumps(dict(meta or {}, train=cfg.to_dict())))   # exactly what config.json holds
+    config = as_json(dict(meta or {}, train=cfg.to_dict()))   # exactly what config.json holds
     cbs = _collect_callbacks(callbacks, data, loss_fn, eval_fn)
     if resume and out is None: raise ValueError("resume=True needs the run directory as out_dir")
     with ExitStack() as held:
