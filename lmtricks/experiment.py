@@ -24,7 +24,8 @@ __all__ = ['PRESETS', 'BASE_MIXTURE', 'BASE_PRESETS', 'SPREAD', 'STYLE', 'README
            'SizeConfig', 'PretrainConfig', 'pretrain_config', 'describe_data', 'pretrain', 'base_model', 'with_seed',
            'run_seeds', 'mean_std', 'fmt_mean_std', 'paired_comparison', 'describe_comparison', 'compute_of', 'tune_lr',
            'curves', 'set_style', 'spread_note', 'plot_band', 'plot_arms', 'reference_line', 'runs_dir', 'figures_dir',
-           'experiment_environment', 'save_result', 'compare_results', 'drift_line', 'readme_figures']
+           'experiment_environment', 'save_result', 'compare_results', 'drift_line', 'readme_figures',
+           'update_readme_figures']
 
 # %% ../nbs/06_experiment.ipynb #265f53b8
 @dataclass
@@ -108,6 +109,8 @@ def _feed(h, x):
         h.update(b"{")
         for k in sorted(x, key=str): _feed(h, str(k)); _feed(h, x[k])
         h.update(b"}")
+    elif isinstance(x, (list, tuple)) and x and all(type(v) is int for v in x) and -2**63 <= min(x) and max(x) < 2**63:
+        h.update(b"i%d:" % len(x)); h.update(np.asarray(x, dtype=np.int64).tobytes())      # token lists, fast
     elif isinstance(x, (list, tuple)):
         h.update(b"[")
         for v in x: _feed(h, v)
@@ -511,7 +514,7 @@ BASE_PRESETS = {
     "smoke": PretrainConfig(DataConfig(BASE_MIXTURE, "bpe", bpe_vocab=320, max_docs=60),
                             _base(2, 64, 2, 64, 20, 8, 3e-3, 4, 10, 1), _base(1, 32, 2, 64, 10, 8, 3e-3, 2, 5, 1), eval_batches=2),
     "quick": PretrainConfig(DataConfig(BASE_MIXTURE, "bpe", bpe_vocab=2048),
-                            _base(4, 256, 4, 256, 700, 16, 2e-3, 50, 100), _base(2, 128, 4, 256, 350, 16, 3e-3, 30, 50), eval_batches=6),
+                            _base(4, 256, 4, 256, 550, 16, 2e-3, 40, 110), _base(2, 128, 4, 256, 275, 16, 3e-3, 25, 55), eval_batches=6),
     "full": PretrainConfig(DataConfig(BASE_MIXTURE, "bpe", bpe_vocab=50304),
                            _base(12, 768, 12, 1024, 5000, 32, 6e-4, 200, 250), _base(6, 384, 6, 1024, 5000, 32, 1e-3, 200, 250),
                            eval_batches=16),
@@ -688,15 +691,17 @@ def plot_band(ax, x, Y, label=None, **kw):
         for y in Y: ax.plot(x, y, color=line.get_color(), lw=0.5, alpha=0.45)
     return line
 
-def plot_arms(ax, values: dict, arms=None, colors=None, width: float = 0.7):
-    "One bar per arm of `{arm: {seed: value}}` at the mean, ± one sample std, and every seed as a dot."
+def plot_arms(ax, values: dict, arms=None, colors=None, width: float = 0.7, bars: bool = True):
+    """One bar per arm of `{arm: {seed: value}}` at the mean, ± one sample std, and every seed as a dot. With
+    `bars=False` the mean is a short horizontal tick instead (for losses, where a bar from zero hides the differences)."""
     arms = list(arms or values)
     pos = np.arange(len(arms))
     for i, a in enumerate(arms):
         v = np.array(list(values[a].values()), dtype=float)
         m, s = mean_std(v)
-        ax.bar(i, m, width, yerr=s if len(v) > 1 else None, capsize=3, alpha=0.75,
-               color=(colors or {}).get(a, f"C{i % 10}"), label=None)
+        color = (colors or {}).get(a, f"C{i % 10}")
+        if bars: ax.bar(i, m, width, yerr=s if len(v) > 1 else None, capsize=3, alpha=0.75, color=color)
+        else: ax.errorbar(i, m, yerr=s if len(v) > 1 else None, fmt="_", ms=22, mew=2, capsize=4, color=color)
         jitter = np.linspace(-width / 5, width / 5, len(v)) if len(v) > 1 else np.zeros(1)
         ax.scatter(i + jitter, v, s=14, color="k", zorder=3)
     ax.set_xticks(pos, arms)
@@ -820,3 +825,11 @@ def readme_figures(readme: str, results: dict) -> str:
         text = " ".join(r["finding"].split()) if r.get("finding") else old.get(name, {}).get("text", "(no finding recorded)")
         lines.append(f"**{name}** ({where}): {text}\n\n![{name}](figures/{name}.png)\n")
     return head + README_BEGIN + "\n\n" + "\n".join(lines) + "\n" + README_END + tail
+
+def update_readme_figures(root=None, check: bool = False) -> bool:
+    "Regenerate README.md's figure lines from `figures/*.json` (with `check`, only compare). True when they changed (or would)."
+    root = Path(root or repo_root())
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    new = readme_figures(readme, {p.stem: read_json(p) for p in sorted((root / "figures").glob("*.json"))})
+    if new != readme and not check: (root / "README.md").write_text(new, encoding="utf-8")
+    return new != readme
