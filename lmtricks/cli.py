@@ -48,7 +48,7 @@ def cmd_pretrain(args) -> int:
     cols = [f"val_bpb/{c}" for c in corpora] if len(corpora) > 1 else ["val_bpb"]
     print(f"{args.preset} base on {describe_data(cfg.data)}; tokenizer {cfg.data.tokenizer} ({cfg.data.bpe_vocab} ids)"
           if cfg.data.tokenizer == "bpe" else f"{args.preset} base on {describe_data(cfg.data)}; byte tokens")
-    print("| size | params | tokens | updates | " + " | ".join(c.replace("val_bpb", "bits/byte") for c in cols) + " | train time | run |")
+    print("| size | non-embedding params | tokens | updates | " + " | ".join(c.replace("val_bpb", "bits/byte") for c in cols) + " | train time | run |")
     print("|---|---:|---:|---:|" + "---:|" * len(cols) + "---:|---|")
     for size, s in res.items():
         print(f"| {size} | {s['n_params']:,} | {s['tokens']:,} | {s['updates']} | " + " | ".join(f"{s[c]:.3f}" for c in cols)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_experiment.ipynb #684b2802
 from __future__ import annotations
-import ast, copy, contextlib, dataclasses, functools, hashlib, importlib.util, inspect, json, math, os, sys, time, types
+import ast, copy, contextlib, dataclasses, functools, hashlib, importlib.util, inspect, json, math, os, sys, types
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -72,12 +72,9 @@ PRESETS = {
                       DataConfig(), eval_batches=32),
 }
 
-def _unknown_preset(name, known) -> ValueError:
-    return ValueError(f"unknown preset {name!r}; choose one of {list(known)}")
-
 def get_preset(name: str, overrides: list[str] | dict | None = None) -> RunConfig:
     "A copy of preset `name`, with optional `key=value` overrides (e.g. `['train.lr=1e-3', 'model.n_layer=2']`)."
-    if name not in PRESETS: raise _unknown_preset(name, PRESETS)
+    if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
     cfg = copy.deepcopy(PRESETS[name])
     return apply_overrides(cfg, overrides) if overrides else cfg
 
@@ -658,8 +655,11 @@ def tune_lr(run, lrs, seeds, select: str = "val_loss", higher_is_better: bool = 
 
 # %% ../nbs/06_experiment.ipynb #8a3d5f17
 def curves(run_dirs, key: str = "val_loss", x: str = "tokens"):
-    "Stack the `key` curves of several runs (same x grid) into (x, Y) with Y of shape (runs, points)."
-    rows = [[(r[x], r[key]) for r in read_jsonl(Path(d) / "metrics.jsonl") if key in r] for d in run_dirs]
+    "Stack the `key` curves of several runs (same x grid) into (x, Y) with Y of shape (runs, points); x: tokens, flops or step."
+    rows = []
+    for d in run_dirs:
+        f = read_json(Path(d) / "config.json")["flops_per_token"] if x == "flops" else None
+        rows.append([(r["tokens"] * f if f else r[x], r[key]) for r in read_jsonl(Path(d) / "metrics.jsonl") if key in r])
     n = min(len(r) for r in rows)
     if n == 0: raise ValueError(f"no {key!r} records in {[str(d) for d in run_dirs]}; is the key logged (e.g. val_loss, loss)?")
     xs = np.array([p[0] for p in rows[0][:n]])
