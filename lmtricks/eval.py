@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch
 from .data import token_bytes
-from .model import greedy_generate
+from .decoding import generate
 from .tasks import encode_qa, collate_qa, exact_match, exact_match_rate
 from .train import IGNORE, model_logits, token_nll
 
@@ -53,7 +53,7 @@ def generate_answers(model, examples, tok, max_new_tokens: int | None = None, ba
         chunk = examples[i:i + batch_size]
         prompts = [[tok.bos_id] + tok.encode(e.prompt) + [tok.sep_id] for e in chunk]
         n_new = max_new_tokens or max(len(tok.encode(e.answer)) for e in chunk) + 1
-        for ids in greedy_generate(model, prompts, n_new, stop_id=tok.eos_id):
+        for ids in generate(model, prompts, n_new, stop_ids=tok.eos_id):
             outs.append(tok.decode([t for t in ids if t != tok.eos_id]))
     return outs
 

@@ -4,15 +4,16 @@
 
 # %% ../nbs/02_tasks.ipynb #d3408ecc
 from __future__ import annotations
-import inspect, json, random, re, string
+import functools, hashlib, inspect, json, math, random, re, string
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 import torch
 from .data import ByteTokenizer, data_file, mix_seed
 
 # %% auto #0
-__all__ = ['TASKS', 'QA', 'key_lookup', 'arithmetic', 'reversal', 'copy_first', 'multi_step_lookup', 'make_task', 'encode_qa',
-           'collate_qa', 'QABatches', 'exact_match', 'exact_match_rate', 'load_gsm8k', 'alpaca_prompt', 'load_alpaca']
+__all__ = ['SPLITS', 'SPLIT_FRACTIONS', 'TASKS', 'QA', 'split_of', 'item_id', 'held_out', 'key_lookup', 'arithmetic', 'reversal',
+           'copy_first', 'multi_step_lookup', 'make_task', 'encode_qa', 'collate_qa', 'QABatches', 'exact_match',
+           'exact_match_rate', 'load_gsm8k', 'alpaca_prompt', 'load_alpaca']
 
 # %% ../nbs/02_tasks.ipynb #4e5b6289
 @dataclass
@@ -22,6 +23,47 @@ class QA:
     answer: str
     task: str = ""
     meta: dict = field(default_factory=dict)
+
+# %% ../nbs/02_tasks.ipynb #7a2c4f18
+SPLITS = ("train", "val", "test")
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+def _unit(identity: str) -> float:
+    "A number in [0, 1) fixed by `identity` (BLAKE2b)."
+    return int.from_bytes(hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big") / 2**64
+
+def split_of(identity: str) -> str:
+    "'train', 'val' or 'test' for an item identity, by hash (80/10/10), whatever the seed."
+    u, acc = _unit(identity), 0.0
+    for name, f in zip(SPLITS, SPLIT_FRACTIONS):
+        acc += f
+        if u < acc: return name
+    return SPLITS[-1]
+
+def item_id(ex: QA) -> str:
+    "The identity of an example: `task/meta['id']`, or `task/prompt` when the generator gives no id."
+    return f"{ex.task}/{ex.meta.get('id', ex.prompt)}"
+
+def held_out(gen):
+    "Wrap `gen(n, seed, **knobs)` into `gen(n, seed, split='train', **knobs)` that returns only items of `split`."
+    @functools.wraps(gen)
+    def wrapped(n: int, seed: int = 0, split: str = "train", **knobs) -> list[QA]:
+        if split not in SPLITS: raise ValueError(f"split={split!r}: choose one of {SPLITS}")
+        if n <= 0: return []
+        frac = SPLIT_FRACTIONS[SPLITS.index(split)]
+        m, cap = math.ceil(1.3 * n / frac) + 16, math.ceil(100 * n / frac) + 20_000
+        while True:
+            out = [e for e in gen(m, seed, **knobs) if split_of(item_id(e)) == split][:n]
+            if len(out) == n: break
+            if m >= cap:
+                raise ValueError(f"{gen.__name__}{knobs or ''}: only {len(out)} of {n} items fall in the {split!r} split "
+                                 f"after {m} draws; the task has too few distinct questions for three splits: widen it "
+                                 "(more digits, longer strings, more pairs)")
+            m = min(cap, 2 * m)
+        assert all(split_of(item_id(e)) == split for e in out), "an item outside its split"   # held out by construction
+        return out
+    wrapped.held_out = True
+    return wrapped
 
 # %% ../nbs/02_tasks.ipynb #beab5bcd
 _LOWER = string.ascii_lowercase
@@ -43,6 +85,7 @@ def _unique_strs(rng, n: int, length: int) -> list[str]:
 def _with_noise(rng, noise_len: int, question: str) -> str:
     return (_rand_str(rng, noise_len, _NOISE) + "\n" if noise_len > 0 else "") + question
 
+@held_out
 def key_lookup(n: int, seed: int = 0, n_pairs: int = 16, key_len: int = 4, val_len: int = 4) -> list[QA]:
     "Find the value of one key among `n_pairs` random `key=value` pairs."
     _require(n_pairs >= 1 and key_len >= 1 and val_len >= 1, f"key_lookup needs n_pairs, key_len, val_len >= 1 (got {n_pairs}, {key_len}, {val_len})")
@@ -53,11 +96,12 @@ def key_lookup(n: int, seed: int = 0, n_pairs: int = 16, key_len: int = 4, val_l
         vals = [_rand_str(rng, val_len) for _ in keys]
         q = rng.randrange(n_pairs)
         pairs = " ".join(f"{k}={v}" for k, v in zip(keys, vals))
-        out.append(QA(f"{pairs}\nQ: what is {keys[q]}? A:", vals[q], "key_lookup", {"position": q}))
+        out.append(QA(f"{pairs}\nQ: what is {keys[q]}? A:", vals[q], "key_lookup", {"position": q, "id": f"{keys[q]}={vals[q]}"}))
     return out
 
 _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
 
+@held_out
 def arithmetic(n: int, seed: int = 0, n_digits: int = 3, op: str = "+", noise_len: int = 64) -> list[QA]:
     "`a op b` with `n_digits`-digit operands after `noise_len` random characters; the answer is the exact result."
     _require(n_digits >= 1, f"n_digits={n_digits} must be >= 1")
@@ -67,27 +111,30 @@ def arithmetic(n: int, seed: int = 0, n_digits: int = 3, op: str = "+", noise_le
     for _ in range(n):
         o = rng.choice(sorted(_OPS)) if op == "mix" else op
         a, b = rng.randint(lo, hi), rng.randint(lo, hi)
-        out.append(QA(_with_noise(rng, noise_len, f"Q: what is {a} {o} {b}? A:"), str(_OPS[o](a, b)), "arithmetic"))
+        out.append(QA(_with_noise(rng, noise_len, f"Q: what is {a} {o} {b}? A:"), str(_OPS[o](a, b)), "arithmetic", {"id": f"{a}{o}{b}"}))
     return out
 
+@held_out
 def reversal(n: int, seed: int = 0, length: int = 8, noise_len: int = 64) -> list[QA]:
     "Reverse a random lowercase string of `length` characters."
     _require(length >= 1 and noise_len >= 0, f"reversal needs length >= 1 and noise_len >= 0 (got {length}, {noise_len})")
     rng, out = random.Random(f"reversal/{seed}"), []
     for _ in range(n):
         s = _rand_str(rng, length)
-        out.append(QA(_with_noise(rng, noise_len, f"Q: reverse {s}? A:"), s[::-1], "reversal"))
+        out.append(QA(_with_noise(rng, noise_len, f"Q: reverse {s}? A:"), s[::-1], "reversal", {"id": s}))
     return out
 
+@held_out
 def copy_first(n: int, seed: int = 0, length: int = 64, k: int = 8) -> list[QA]:
     "Copy the first `k` characters of a random string of `length`."
     _require(1 <= k <= length, f"copy_first needs 1 <= k <= length (got k={k}, length={length})")
     rng, out = random.Random(f"copy_first/{seed}"), []
     for _ in range(n):
         s = _rand_str(rng, length)
-        out.append(QA(f"{s}\nQ: first {k} characters? A:", s[:k], "copy_first"))
+        out.append(QA(f"{s}\nQ: first {k} characters? A:", s[:k], "copy_first", {"id": s}))
     return out
 
+@held_out
 def multi_step_lookup(n: int, seed: int = 0, n_hops: int = 2, n_pairs: int = 16, key_len: int = 4) -> list[QA]:
     "Follow `n_hops` links `a -> b -> ...` from a start key among `n_pairs` shuffled links; the answer is the end."
     _require(n_hops >= 1, f"n_hops={n_hops} must be >= 1")
@@ -101,21 +148,21 @@ def multi_step_lookup(n: int, seed: int = 0, n_hops: int = 2, n_pairs: int = 16,
         links += [(k, rng.choice([x for x in syms if x != k]) if rng.random() < 0.5 else _rand_str(rng, key_len)) for k in others]
         rng.shuffle(links)
         pairs = " ".join(f"{k}->{v}" for k, v in links)
-        out.append(QA(f"{pairs}\nQ: start at {chain[0]}, follow {n_hops} links. A:", chain[-1], "multi_step_lookup", {"chain": chain}))
+        out.append(QA(f"{pairs}\nQ: start at {chain[0]}, follow {n_hops} links. A:", chain[-1], "multi_step_lookup", {"chain": chain, "id": "->".join(chain)}))
     return out
 
 TASKS = {"key_lookup": key_lookup, "arithmetic": arithmetic, "reversal": reversal, "copy_first": copy_first,
          "copy": copy_first, "multi_step_lookup": multi_step_lookup}
 
-def make_task(name: str, n: int, seed: int = 0, **knobs) -> list[QA]:
-    "`n` examples of task `name` (a key of `TASKS`) with the given knobs."
+def make_task(name: str, n: int, seed: int = 0, split: str = "train", **knobs) -> list[QA]:
+    "`n` examples of task `name` (a key of `TASKS`) from `split` ('train', 'val', 'test') with the given knobs."
     if name not in TASKS: raise ValueError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}")
-    fn = TASKS[name]
-    valid = [p for p in inspect.signature(fn).parameters if p not in ("n", "seed")]
+    fn = TASKS[name] if getattr(TASKS[name], "held_out", False) else held_out(TASKS[name])   # registered elsewhere
+    valid = [p for p in inspect.signature(fn).parameters if p not in ("n", "seed", "split")]
     bad = [k for k in knobs if k not in valid]
     if bad: raise ValueError(f"task {name!r} has no knob {bad[0]!r}; its knobs are {valid}")
     if n < 0: raise ValueError(f"n={n} must be >= 0")
-    return fn(n, seed, **knobs)
+    return fn(n, seed, split, **knobs)
 
 # %% ../nbs/02_tasks.ipynb #1e61bd7a
 def encode_qa(ex: QA, tok, block_size: int | None = None) -> dict:
@@ -204,18 +251,28 @@ def exact_match_rate(preds: list[str], answers: list[str]) -> float:
 def _read_jsonl(path) -> list[dict]:
     return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
 
+def _norm(t: str) -> str: return " ".join(t.split()).lower()
+
 def load_gsm8k(split: str = "train", data_dir=None) -> list[QA]:
-    "GSM8K as QA: prompt = question, answer = full solution, `meta['final']` = the number after `####`."
-    if split not in ("train", "test"): raise ValueError(f"split={split!r}: GSM8K has 'train' and 'test'")
-    out = []
-    for r in _read_jsonl(data_file(f"gsm8k/{split}.jsonl", data_dir)):
-        out.append(QA(r["question"], r["answer"], "gsm8k", {"final": r["answer"].split("####")[-1].strip()}))
-    return out
+    """GSM8K as QA: prompt = question, answer = full solution, `meta['final']` = the number after `####`.
+    `train` and `val` split the official train file by question (90/10, by hash); `test` is the official test set."""
+    if split not in SPLITS: raise ValueError(f"split={split!r}: GSM8K has 'train', 'val' (10% of train, by question) and 'test'")
+    rows = lambda f: [QA(r["question"], r["answer"], "gsm8k", {"final": r["answer"].split("####")[-1].strip(), "id": _norm(r["question"])})
+                      for r in _read_jsonl(data_file(f"gsm8k/{f}.jsonl", data_dir))]
+    if split == "test":
+        out, seen = rows("test"), {e.meta["id"] for e in rows("train")}
+        assert not any(e.meta["id"] in seen for e in out), "a GSM8K test question is also in its train file"
+        return out
+    return [e for e in rows("train") if (_unit(item_id(e)) < 0.1) == (split == "val")]
 
 def alpaca_prompt(instruction: str, input: str = "") -> str:
     return f"Instruction: {instruction.strip()}\n" + (f"Input: {input.strip()}\n" if input.strip() else "") + "Response:"
 
-def load_alpaca(data_dir=None) -> list[QA]:
-    "The Alpaca subset as QA: prompt = `alpaca_prompt(instruction, input)`, answer = output."
-    return [QA(alpaca_prompt(r["instruction"], r.get("input", "")), r["output"], "alpaca")
-            for r in _read_jsonl(data_file("alpaca/alpaca_data_2000.jsonl", data_dir))]
+def load_alpaca(split: str | None = None, data_dir=None) -> list[QA]:
+    """The Alpaca subset as QA: prompt = `alpaca_prompt(instruction, input)`, answer = output. `split` None: all
+    records; 'train', 'val', 'test': the records of that split (80/10/10 by a hash of the prompt, so a repeated
+    instruction never sits on both sides)."""
+    if split is not None and split not in SPLITS: raise ValueError(f"split={split!r}: choose None (all) or one of {SPLITS}")
+    out = [QA(p := alpaca_prompt(r["instruction"], r.get("input", "")), r["output"], "alpaca", {"id": _norm(p)})
+           for r in _read_jsonl(data_file("alpaca/alpaca_data_2000.jsonl", data_dir))]
+    return out if split is None else [e for e in out if split_of(item_id(e)) == split]
