@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['seed_everything', 'default_device', 'autocast_dtype', 'autocast', 'Config', 'apply_overrides', 'atomic_write_bytes',
+__all__ = ['PRECISIONS', 'seed_everything', 'cpu_supports_bf16', 'resolve_precision', 'compiler_available', 'maybe_compile',
+           'default_device', 'autocast_dtype', 'autocast', 'Config', 'apply_overrides', 'atomic_write_bytes',
            'atomic_write_json', 'read_json', 'append_jsonl', 'read_jsonl', 'git_commit', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #755e2a5e
@@ -24,19 +25,65 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return torch.Generator().manual_seed(seed)
 
+# %% ../nbs/00_core.ipynb #0ccf7276
+PRECISIONS = ("fp32", "bf16", "auto")
+
+def cpu_supports_bf16() -> bool:
+    "True if this CPU has fast bf16 matmuls: AMX or AVX-512 BF16 (asked of torch, else read from /proc/cpuinfo)."
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        try:
+            if getattr(torch.cpu, probe)(): return True
+        except (AttributeError, RuntimeError): pass
+    try: flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError: return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+def resolve_precision(precision: str, device) -> str:
+    "`precision` (one of PRECISIONS) on `device` as 'fp32' or 'bf16'; auto = bf16 where bf16 matmuls are fast."
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}; auto picks bf16 where it is fast")
+    if precision != "auto": return precision
+    kind = torch.device(device).type
+    if kind == "cuda": return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if kind == "cpu" and cpu_supports_bf16() else "fp32"
+
+_COMPILER: dict = {}
+
+def compiler_available(device="cpu") -> tuple[bool, str]:
+    "(True, '') if torch.compile works on `device` (a one-op probe, run once per device type), else (False, why)."
+    kind = torch.device(device).type
+    if kind not in _COMPILER:
+        try:
+            out = torch.compile(lambda x: x * 2 + 1, dynamic=False)(torch.ones(2, device=device))
+            _COMPILER[kind] = (True, "") if out.tolist() == [3.0, 3.0] else (False, "the probe computed a wrong result")
+        except Exception as e: _COMPILER[kind] = (False, f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}")
+    return _COMPILER[kind]
+
+def maybe_compile(model, enabled: bool = True, device="cpu", **kw):
+    """`torch.compile` a module (in place, so state-dict keys do not change) or a function, when `enabled` and the
+    compiler works on `device`; otherwise print one line saying why and return `model` unchanged (eager)."""
+    if not enabled: return model
+    ok, why = compiler_available(device)
+    if not ok:
+        import sys
+        print(f"lmtricks: torch.compile is unavailable here ({why}); running eager", file=sys.stderr)
+        return model
+    if isinstance(model, torch.nn.Module): model.compile(**kw); return model
+    return torch.compile(model, **kw)
+
 # %% ../nbs/00_core.ipynb #2c5ad336
 def default_device() -> torch.device:
     "CUDA when available, else CPU."
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-def autocast_dtype(device) -> torch.dtype | None:
-    "The autocast dtype for `device`: bf16 on CUDA, `None` (plain fp32) on CPU."
-    return torch.bfloat16 if torch.device(device).type == "cuda" else None
+def autocast_dtype(device, precision: str = "auto") -> torch.dtype | None:
+    "The autocast dtype for `precision` on `device`: bf16, or `None` (plain fp32)."
+    return torch.bfloat16 if resolve_precision(precision, device) == "bf16" else None
 
-def autocast(device):
-    "A context manager that autocasts to `autocast_dtype(device)`, or does nothing on CPU."
-    dt = autocast_dtype(device)
-    return torch.autocast(torch.device(device).type, dtype=dt) if dt is not None else torch.autocast("cpu", enabled=False)
+def autocast(device, precision: str = "auto"):
+    "A context manager that autocasts to bf16 where `precision` resolves to bf16 on `device`, else does nothing."
+    dt, kind = autocast_dtype(device, precision), torch.device(device).type
+    return torch.autocast(kind, dtype=dt) if dt is not None else torch.autocast(kind if kind in ("cpu", "cuda") else "cpu", enabled=False)
 
 # %% ../nbs/00_core.ipynb #00eb11dc
 class Config:
