@@ -84,8 +84,8 @@ _COMPILED: dict = {}   # device type -> the compiled `_gpt_forward`, shared by a
 
 class GPTSession(Session):
     """An lmtricks `GPT` with a preallocated `KVCache` of `prompt + max_new_tokens` slots. `compile=True`: a static
-    cache (length rounded up to a multiple of 64, at most block_size, so few shapes occur) and a compiled forward;
-    `static` alone runs the static cache eagerly."""
+    cache (length rounded up to a multiple of 64, at most block_size, so few shapes occur) and a compiled one-token
+    step (the prefill runs eagerly); `static` alone runs the static cache eagerly."""
     def __init__(self, model: GPT, max_new_tokens: int, use_cache: bool = True, need_hidden: bool = False,
                  compile: bool = False, static: bool | None = None):
         super().__init__(use_cache, need_hidden)
@@ -112,8 +112,10 @@ class GPTSession(Session):
             S, T = self.seq.shape[1], ids.shape[1]
             self.cache.slots = torch.arange(S - T, S, device=self.device)
             mask = F.pad(mask, (0, self.cache.max_len - S))
+            ids, pos = (t.clone(memory_format=torch.contiguous_format) for t in (ids, pos))   # same strides every step
         elif self.valid.all(): mask = None                 # no pads: plain causal attention (faster kernels)
-        return self.forward(self.model, ids, pos, mask, self.cache, self.need_hidden)
+        step = self.forward if ids.shape[1] == 1 else _gpt_forward  # compile the one-token step; prefills vary in length
+        return step(self.model, ids, pos, mask, self.cache, self.need_hidden)
 
     def _select_cache(self, rows):
         self.cache.k = [k[rows] for k in self.cache.k]; self.cache.v = [v[rows] for v in self.cache.v]
