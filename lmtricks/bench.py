@@ -71,7 +71,7 @@ class TrainBench:
         cfg = TrainConfig()
         self.opt = (torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, fused=True)
                     if fused else make_optimizer(model, cfg))
-        maybe_compile(self.model, compile, self.device)
+        self.forward = maybe_compile(self.model, compile, self.device)
         x = torch.randint(0, model.cfg.vocab_size, (batch_size, seq_len + 1), generator=torch.Generator().manual_seed(0))
         self.inp, self.tgt = x[:, :-1].to(self.device), x[:, 1:].to(self.device)
         self.times = {"forward": [], "backward": [], "optimizer": []}
@@ -80,7 +80,7 @@ class TrainBench:
         d = self.device
         _sync(d); t0 = time.perf_counter()
         with autocast(d, self.precision):
-            out = self.model(self.inp)
+            out = self.forward(self.inp)
             logits = out.logits if hasattr(out, "logits") else out
             loss = F.cross_entropy(logits.flatten(0, 1).float(), self.tgt.flatten())
         _sync(d); t1 = time.perf_counter()

@@ -60,15 +60,15 @@ def compiler_available(device="cpu") -> tuple[bool, str]:
     return _COMPILER[kind]
 
 def maybe_compile(model, enabled: bool = True, device="cpu", **kw):
-    """`torch.compile` a module (in place, so state-dict keys do not change) or a function, when `enabled` and the
-    compiler works on `device`; otherwise print one line saying why and return `model` unchanged (eager)."""
+    """`torch.compile(model, **kw)` (a module: a wrapper that shares its parameters, so the model itself, its state-dict
+    keys and its other callers, e.g. evaluation at other shapes, stay eager) when `enabled` and the compiler works on
+    `device`; otherwise print one line saying why and return `model` unchanged."""
     if not enabled: return model
     ok, why = compiler_available(device)
     if not ok:
         import sys
         print(f"lmtricks: torch.compile is unavailable here ({why}); running eager", file=sys.stderr)
         return model
-    if isinstance(model, torch.nn.Module): model.compile(**kw); return model
     return torch.compile(model, **kw)
 
 # %% ../nbs/00_core.ipynb #2c5ad336
