@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The CPU build of torch is installed first so that pip never pulls the multi-GB CUDA build.
+# The CPU build of torch is installed first so that pip never pulls the multi-GB CUDA build. The package's runtime
+# dependencies are only what `import lmtricks` and training need; the `experiments` extra (figures, reproduce) and
+# the `dev` extra (tests, notebooks) are installed here too.
 # On a GPU machine: make TORCH_SPEC="torch" (or the CUDA wheel you want) ...
 TORCH_SPEC ?= torch==2.13.0
 PRESET ?= quick
@@ -18,7 +20,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,experiments]"
 	touch $@
 
 # The package must be exactly what the notebooks export, and notebooks must be clean.

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, json, os, sys, time
 from pathlib import Path
-from .core import atomic_write_json, read_json
+from .core import atomic_write_json, read_json, clear_run_dir, CONFIG
 
 # %% auto #0
 __all__ = ['CLIError', 'cmd_train', 'experiment_notebooks', 'run_notebook', 'cmd_reproduce', 'cmd_bench', 'parser', 'main']
@@ -14,22 +14,41 @@ __all__ = ['CLIError', 'cmd_train', 'experiment_notebooks', 'run_notebook', 'cmd
 # %% ../nbs/08_cli.ipynb #14236d42
 class CLIError(Exception): "An error with a message for the user (printed as one line, exit code 2)."
 
+def _run_config(run: Path):
+    "The RunConfig of the `lmtricks train` run in `run`, or a one-line error naming its config.json."
+    from lmtricks.experiment import RunConfig
+    if not (run / CONFIG).exists():
+        raise CLIError(f"no run to resume at {run} ({CONFIG} missing); pass the directory of an earlier "
+                       "`lmtricks train` run, or start a new run without --resume")
+    try: d = read_json(run / CONFIG)
+    except (OSError, ValueError) as e:
+        raise CLIError(f"{run / CONFIG} is unreadable ({type(e).__name__}: {str(e)[:60]}); restore it, or start a new "
+                       "run with --out (and --overwrite to replace this one)") from None
+    if not isinstance(d, dict) or "run" not in d:
+        raise CLIError(f"{run / CONFIG} was not written by `lmtricks train` (no 'run' entry); resume it from Python with "
+                       "the code that started it")
+    return RunConfig.from_dict(d["run"])
+
 def cmd_train(args) -> int:
-    from lmtricks.experiment import get_preset, run_lm, RunConfig
+    from lmtricks.experiment import get_preset, run_lm
+    if args.max_updates is not None and args.max_updates < 1:
+        raise CLIError(f"--max-updates {args.max_updates}: use an integer >= 1 (the updates to run in this call)")
     if args.resume:
         if args.set: raise CLIError("--set cannot be combined with --resume (a resumed run keeps its configuration); "
                                     "start a new run to change settings")
-        run = Path(args.resume)
-        if not (run / "config.json").exists():
-            raise CLIError(f"no run to resume at {run} (config.json missing); pass the directory of an earlier "
-                           "`lmtricks train` run, or start a new run without --resume")
-        cfg, out, resume = RunConfig.from_dict(read_json(run / "config.json")["run"]), run, True
+        if args.overwrite: raise CLIError("--resume and --overwrite contradict each other (resume continues the run, "
+                                          "overwrite replaces it); choose one")
+        out, resume = Path(args.resume), True
+        cfg = _run_config(out)
     else:
+        if any(kv.split("=", 1)[0].strip() == "model.vocab_size" for kv in args.set or []):
+            raise CLIError("model.vocab_size is set by the tokenizer (data.tokenizer, data.bpe_vocab); remove it from --set")
         cfg = get_preset(args.preset, args.set or [])
         if args.out is None and int(os.environ.get("WORLD_SIZE", 1)) > 1:
             raise CLIError("under torchrun, pass --out DIR so that every rank writes to the same run directory")
         out = Path(args.out or Path("runs") / "train" / f"{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
-        resume = False
+        resume = False    # a directory that holds a run is refused (see lmtricks.core.open_run_dir) unless --overwrite
+        if args.overwrite and int(os.environ.get("RANK", 0)) == 0: clear_run_dir(out)
     print(f"run directory: {out}", file=sys.stderr)
     summary = run_lm(cfg, out, resume=resume, max_updates=args.max_updates)
     if int(os.environ.get("RANK", 0)) == 0:   # under torchrun, only rank 0 reports
@@ -113,6 +132,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory (default: runs/train/PRESET-TIMESTAMP)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
     t.add_argument("--max-updates", type=int, metavar="N", help="stop after N updates in this call (resume later)")
+    t.add_argument("--overwrite", action="store_true", help="replace the run in --out (finished, interrupted or another config)")
     t.set_defaults(fn=cmd_train)
     r = sub.add_parser("reproduce", help="run the experiment notebooks and regenerate figures/")
     r.add_argument("--preset", default="quick", help="smoke, quick or full (default: quick)")
@@ -132,6 +152,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try: return args.fn(args)
-    except (CLIError, ValueError, FileNotFoundError, RuntimeError) as e:
-        print(f"lmtricks: error: {e}", file=sys.stderr)
+    except (CLIError, ValueError, OSError, RuntimeError, FloatingPointError) as e:   # user errors: one line, no traceback
+        print(f"lmtricks: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:   # Ctrl-C; during training the message says where the checkpoint is
+        print(f"lmtricks: {' '.join(str(e).split()) or 'interrupted; nothing was saved'}", file=sys.stderr)
+        return 130

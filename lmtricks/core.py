@@ -4,16 +4,18 @@
 
 # %% ../nbs/00_core.ipynb #fc8b423c
 from __future__ import annotations
-import dataclasses, difflib, json, os, random, tempfile, typing
+import dataclasses, difflib, json, os, random, socket, sys, tempfile, typing
 from dataclasses import dataclass, field, fields, is_dataclass, asdict
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'seed_everything', 'cpu_supports_bf16', 'resolve_precision', 'compiler_available', 'maybe_compile',
-           'default_device', 'autocast_dtype', 'autocast', 'Config', 'apply_overrides', 'atomic_write_bytes',
-           'atomic_write_json', 'read_json', 'append_jsonl', 'read_jsonl', 'git_commit', 'environment_info']
+__all__ = ['PRECISIONS', 'CONFIG', 'CKPT', 'SUMMARY', 'METRICS', 'LOCK', 'RUN_FILES', 'RUN_STATES', 'seed_everything',
+           'default_device', 'cpu_supports_bf16', 'resolve_precision', 'autocast', 'compiler_available',
+           'maybe_compile', 'Config', 'apply_overrides', 'atomic_write_bytes', 'as_json', 'atomic_write_json',
+           'read_json', 'append_jsonl', 'read_jsonl', 'RunDirError', 'say', 'DirLock', 'run_state', 'config_diff',
+           'open_run_dir', 'clear_run_dir', 'git_commit', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #755e2a5e
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -25,7 +27,12 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return torch.Generator().manual_seed(seed)
 
-# %% ../nbs/00_core.ipynb #0ccf7276
+# %% ../nbs/00_core.ipynb #2c5ad336
+def default_device() -> torch.device:
+    "CUDA when available, else CPU."
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+# %% ../nbs/00_core.ipynb #5e0b7d41
 PRECISIONS = ("fp32", "bf16", "auto")
 
 def cpu_supports_bf16() -> bool:
@@ -42,10 +49,18 @@ def resolve_precision(precision: str, device) -> str:
     "`precision` (one of PRECISIONS) on `device` as 'fp32' or 'bf16'; auto = bf16 where bf16 matmuls are fast."
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}; auto picks bf16 where it is fast")
+    dev = torch.device(device)
+    cuda_bf16 = dev.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and dev.type == "cuda" and not cuda_bf16:
+        raise ValueError(f"precision='bf16' is not supported on {dev} ({torch.cuda.get_device_name(dev) if torch.cuda.is_available() else 'no CUDA'}); use precision='fp32'")
     if precision != "auto": return precision
-    kind = torch.device(device).type
-    if kind == "cuda": return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if kind == "cpu" and cpu_supports_bf16() else "fp32"
+    return "bf16" if cuda_bf16 or (dev.type == "cpu" and cpu_supports_bf16()) else "fp32"
+
+def autocast(device, precision: str = "auto"):
+    "A context manager for forward passes: bf16 autocast where `precision` resolves to bf16 on `device`, else plain fp32."
+    dev = torch.device(device)
+    if resolve_precision(precision, dev) == "bf16": return torch.autocast(dev.type, dtype=torch.bfloat16)
+    return torch.autocast(dev.type if dev.type in ("cpu", "cuda") else "cpu", enabled=False)
 
 _COMPILER: dict = {}
 
@@ -66,24 +81,9 @@ def maybe_compile(model, enabled: bool = True, device="cpu", **kw):
     if not enabled: return model
     ok, why = compiler_available(device)
     if not ok:
-        import sys
         print(f"lmtricks: torch.compile is unavailable here ({why}); running eager", file=sys.stderr)
         return model
     return torch.compile(model, **kw)
-
-# %% ../nbs/00_core.ipynb #2c5ad336
-def default_device() -> torch.device:
-    "CUDA when available, else CPU."
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-def autocast_dtype(device, precision: str = "auto") -> torch.dtype | None:
-    "The autocast dtype for `precision` on `device`: bf16, or `None` (plain fp32)."
-    return torch.bfloat16 if resolve_precision(precision, device) == "bf16" else None
-
-def autocast(device, precision: str = "auto"):
-    "A context manager that autocasts to bf16 where `precision` resolves to bf16 on `device`, else does nothing."
-    dt, kind = autocast_dtype(device, precision), torch.device(device).type
-    return torch.autocast(kind, dtype=dt) if dt is not None else torch.autocast(kind if kind in ("cpu", "cuda") else "cpu", enabled=False)
 
 # %% ../nbs/00_core.ipynb #00eb11dc
 class Config:
@@ -176,11 +176,15 @@ def atomic_write_bytes(path, data: bytes):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())   # mkstemp makes 0600 files; use the permissions of an ordinary open()
         with os.fdopen(fd, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
+
+def _umask() -> int:
+    m = os.umask(0o022); os.umask(m); return m
 
 def _jsonable(o):
     if is_dataclass(o): return asdict(o)
@@ -189,6 +193,10 @@ def _jsonable(o):
     if isinstance(o, Path): return str(o)
     if isinstance(o, torch.dtype): return str(o)
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+def as_json(obj):
+    "`obj` as plain JSON values (tuples become lists, tensors lists, paths strings), exactly as written to a file."
+    return json.loads(json.dumps(obj, default=_jsonable))
 
 def atomic_write_json(path, obj):
     "Write `obj` as indented JSON to `path` atomically."
@@ -211,6 +219,145 @@ def read_jsonl(path) -> list[dict]:
         try: out.append(json.loads(line))
         except json.JSONDecodeError: pass
     return out
+
+# %% ../nbs/00_core.ipynb #6b2f4c88
+CONFIG, CKPT, SUMMARY, METRICS, LOCK = "config.json", "ckpt.pt", "summary.json", "metrics.jsonl", ".lock"
+RUN_FILES = (CONFIG, CKPT, SUMMARY, METRICS)
+RUN_STATES = ("empty", "started", "interrupted", "finished", "other")
+
+class RunDirError(ValueError):
+    "A run directory that cannot be used as asked; the message names the directory and the fix."
+
+def say(msg: str):
+    "Tell the user something on stderr, as one line prefixed with `lmtricks:` (only rank 0 under torchrun)."
+    if int(os.environ.get("RANK", 0)) == 0: print(f"lmtricks: {msg}", file=sys.stderr, flush=True)
+
+class DirLock:
+    "An exclusive lock on directory `path` (`flock` on `path/.lock`); the OS releases it when the process ends."
+    def __init__(self, path): self.path, self.fd = Path(path), None
+
+    def __enter__(self):
+        import fcntl
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunDirError(f"{self.path} is in use by another run ({holder}); wait for it to finish, "
+                              "or choose another --out") from None
+        os.ftruncate(fd, 0); os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            import fcntl
+            fcntl.flock(self.fd, fcntl.LOCK_UN); os.close(self.fd); self.fd = None
+
+    def __del__(self): self.__exit__()
+
+def _inspect(out: Path) -> tuple[str, str]:
+    "(state, why) of run directory `out`; `why` explains an 'other'."
+    if not out.exists(): return "empty", ""
+    if not out.is_dir(): return "other", f"{out} is a file"
+    has = {f for f in RUN_FILES if (out / f).exists()}
+    if not has: return "empty", ""
+    if CONFIG not in has: return "other", f"{', '.join(sorted(has))} without {CONFIG}"
+    for f in (CONFIG, SUMMARY):
+        if f in has:
+            try: read_json(out / f)
+            except (OSError, ValueError) as e: return "other", f"{out / f} is unreadable ({type(e).__name__}: {str(e)[:60]})"
+    if SUMMARY in has: return "finished", ""
+    return ("interrupted" if CKPT in has else "started"), ""
+
+def run_state(out_dir) -> str:
+    "What run directory `out_dir` holds: one of `RUN_STATES` (see the table above)."
+    return _inspect(Path(out_dir))[0]
+
+def config_diff(a, b, prefix: str = "") -> list[str]:
+    "The dotted keys whose values differ between two JSON-like configs (tuples and lists compare equal)."
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in config_diff(a.get(k, _Missing), b.get(k, _Missing), f"{prefix}{k}.")]
+    norm = lambda v: as_json(v) if v is not _Missing else v
+    return [] if norm(a) == norm(b) else [prefix.rstrip(".") or "(root)"]
+
+class _Missing: pass
+
+def _fmt_diff(d: list[str]) -> str: return ", ".join(d[:4]) + (f" and {len(d) - 4} more" if len(d) > 4 else "")
+
+def _make_dir(out: Path):
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"the run directory {out} is a file; choose a directory path for --out")
+    try: out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise RunDirError(f"cannot create the run directory {out}: a parent of it is a file; choose another --out") from None
+    except PermissionError:
+        raise RunDirError(f"cannot create the run directory {out} (permission denied); choose a writable --out") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise RunDirError(f"cannot write to the run directory {out} (permission denied); choose a writable --out")
+
+def open_run_dir(out_dir, config: dict, resume: bool = False, overwrite: bool = False) -> tuple[str, DirLock]:
+    """Lock run directory `out_dir` for a run whose `config.json` is `config`, and get it ready. Returns
+    `(what, lock)`: `'fresh'` (a new run starts; `config.json` is written), `'resume'` (an interrupted run with
+    this config continues) or `'finished'` (this run is done: nothing to do). Release the lock with
+    `lock.__exit__()` or `with lock:`. Anything else raises a one-line `RunDirError` naming the fix."""
+    out = Path(out_dir)
+    if resume and overwrite:
+        raise RunDirError(f"resume and overwrite contradict each other (resume continues the run in {out}, overwrite "
+                          "replaces it); choose one")
+    _make_dir(out)
+    lock = DirLock(out).__enter__()
+    try:
+        _remove_tmp(out)
+        state, why = _inspect(out)
+        diff = config_diff(read_json(out / CONFIG), config) if state in ("started", "interrupted", "finished") else []
+        other_cfg = f" with another configuration (differs in {_fmt_diff(diff)})" if diff else ""
+        if resume:
+            if state in ("interrupted", "finished") and not diff: return ("resume" if state == "interrupted" else "finished"), lock
+            if state in ("empty", "started"):
+                raise RunDirError(f"no checkpoint to resume in {out} ({'no run there' if state == 'empty' else 'the run stopped before its first checkpoint'}); "
+                                  "start a new run without --resume")
+            if diff:
+                raise RunDirError(f"{out} holds a run{other_cfg}; resume it with its own configuration (`lmtricks train "
+                                  f"--resume {out}` reads its {CONFIG}), or start a new run in another directory")
+            raise RunDirError(f"{out} cannot be resumed: {why}; restore the run's files, or start a new run elsewhere")
+        if not (state == "empty" or (state == "started" and not diff)):
+            if not overwrite:
+                fix = "pass --overwrite (overwrite=True) to replace it"
+                if state == "finished": msg = f"{out} holds a finished run{other_cfg}; choose another --out, or {fix}"
+                elif state == "interrupted":
+                    msg = (f"{out} holds an interrupted run{other_cfg}; " + ("" if diff else f"resume it with --resume {out} (resume=True), or ")
+                           + "pass --overwrite (overwrite=True) to start over")
+                elif state == "started": msg = f"{out} holds a run{other_cfg}; choose another --out, or {fix}"
+                else: msg = f"{out} holds files that are not a readable run ({why}); choose another --out, or {fix}"
+                raise RunDirError(msg)
+        _remove_run(out, state)
+        atomic_write_json(out / CONFIG, config)
+        return "fresh", lock
+    except BaseException:
+        lock.__exit__(); raise
+
+def _remove_run(out: Path, state: str):
+    "Delete the run files in `out` (other files stay), saying so when they held a run (the caller holds the lock)."
+    if state not in ("empty", "started"): say(f"--overwrite: replacing the {state} run in {out}")
+    for f in RUN_FILES: (out / f).unlink(missing_ok=True)
+    _remove_tmp(out)
+
+def _remove_tmp(out: Path):
+    "Delete the temporary files of run-file writes that a kill interrupted (the caller holds the lock)."
+    for f in RUN_FILES:
+        for t in out.glob(f".{f}.*.tmp"): t.unlink()
+
+def clear_run_dir(out_dir) -> str:
+    "Delete the run in `out_dir` (what `--overwrite` does), unless another run holds it; returns the state it was in."
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir(): raise RunDirError(f"the run directory {out} is a file; choose a directory path for --out")
+    if not out.exists(): return "empty"
+    with DirLock(out):
+        state = run_state(out)
+        _remove_run(out, state)
+    return state
 
 # %% ../nbs/00_core.ipynb #f5c47e9a
 def git_commit(path=".") -> str | None:

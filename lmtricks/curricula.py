@@ -4,29 +4,30 @@
 
 # %% ../nbs/30_curricula.ipynb #ce708caa
 from __future__ import annotations
-import dataclasses, hashlib, json, math, random, time
+import copy, dataclasses, hashlib, json, math, random, time
 from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
 from .core import atomic_write_json, read_json
 from .data import mix_seed
+from .eval import answer_nll
 from .tasks import QA, TASKS, collate_qa, encode_qa
-from .train import SCHEDULES, IGNORE, TrainConfig, lr_at, train, token_nll
+from .train import SCHEDULES, IGNORE, Callback, TrainConfig, lr_at, train, token_nll
 
 # %% auto #0
-__all__ = ['WSD_DECAY_FRAC', 'BANDS', 'ORDERS', 'SKILLS', 'make_wsd', 'cramming_triangle', 'BudgetSpent', 'TimeBudget',
-           'train_for_time', 'fingerprint', 'score_documents', 'prune_by_score', 'order_documents', 'CurriculumStream',
-           'reverse_first', 'SkillMixture', 'SkillIt', 'skills_graph', 'measure_skills_graph']
+__all__ = ['WSD_DECAY_FRAC', 'BANDS', 'ORDERS', 'SKILLS', 'make_wsd', 'cramming_triangle', 'TimeBudget', 'train_for_time',
+           'fingerprint', 'score_documents', 'prune_by_score', 'order_documents', 'CurriculumStream', 'reverse_first',
+           'SkillMixture', 'SkillIt', 'skill_losses', 'skills_graph', 'measure_skills_graph']
 
 # %% ../nbs/30_curricula.ipynb #ff78228d
 WSD_DECAY_FRAC = 0.2
 
 def make_wsd(decay_frac: float = WSD_DECAY_FRAC):
-    "Warmup-stable-decay: 1 until the last `decay_frac` of the steps, then linear to `min_frac`."
+    "Warmup-stable-decay: 1 until the last `decay_frac` of the steps (never inside the warmup), then linear to `min_frac`."
     if not 0 < decay_frac <= 1: raise ValueError(f"decay_frac={decay_frac} must be in (0, 1], e.g. 0.2 (the last 20% of steps)")
     def wsd(step, total, warmup, min_frac):
-        start = total - decay_frac * (total - warmup)        # the decay covers decay_frac of the post-warmup steps
+        start = max(warmup, total - decay_frac * total)
         t = min(1.0, max(0.0, (step - start) / max(1e-9, total - start)))
         return 1 - (1 - min_frac) * t
     return wsd
@@ -40,11 +41,8 @@ def cramming_triangle(step, total, warmup=0, min_frac=0.0, start_frac: float = 0
 SCHEDULES.update({"wsd": make_wsd(), "cramming": cramming_triangle})
 
 # %% ../nbs/30_curricula.ipynb #632b4f6f
-class BudgetSpent(Exception):
-    "Raised by `TimeBudget.data` when the time budget is used up (caught by `train_for_time`)."
-
-class TimeBudget:
-    "A wall-clock budget of `seconds`; `multiplier()` is `schedule` evaluated at the elapsed fraction of it."
+class TimeBudget(Callback):
+    "A wall-clock budget of `seconds`: the LR follows `schedule` at the elapsed fraction of it, and training stops when it is spent."
     RESOLUTION = 1_000_000   # the step schedule is evaluated at step = fraction * RESOLUTION
 
     def __init__(self, seconds: float, schedule: str = "cramming", warmup_frac: float = 0.0, min_frac: float = 0.0,
@@ -53,15 +51,11 @@ class TimeBudget:
         if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; choose one of {sorted(SCHEDULES)}")
         if not 0 <= warmup_frac < 1: raise ValueError(f"warmup_frac={warmup_frac} must be in [0, 1)")
         self.seconds, self.schedule, self.warmup_frac, self.min_frac, self.clock = seconds, schedule, warmup_frac, min_frac, clock
-        self.t0, self.steps_done = None, 0
-
-    def start(self):
-        if self.t0 is None: self.t0 = self.clock()
-        return self
+        self.t0, self.elapsed = None, 0.0
 
     def fraction(self) -> float:
-        "Elapsed fraction of the budget (0 before `start`)."
-        return 0.0 if self.t0 is None else (self.clock() - self.t0) / self.seconds
+        "Elapsed fraction of the budget."
+        return (self.elapsed if self.t0 is None else self.clock() - self.t0) / self.seconds
 
     def multiplier(self, frac: float | None = None) -> float:
         frac = min(1.0, self.fraction() if frac is None else frac)
@@ -69,40 +63,23 @@ class TimeBudget:
         n = self.RESOLUTION
         return SCHEDULES[self.schedule](int(frac * n), n, int(self.warmup_frac * n), self.min_frac)
 
-    def register(self, name: str | None = None) -> str:
-        "Register a step-agnostic schedule that reads this budget's clock; returns its name for `TrainConfig.schedule`."
-        name = name or f"time-{self.schedule}-{id(self):x}"
-        SCHEDULES[name] = lambda step, total, warmup, min_frac: self.multiplier()
-        return name
-
-    def data(self, source):
-        "Wrap a batch source: starts the clock on the first batch, raises `BudgetSpent` at a step after the budget."
-        budget = self
-        class _Timed:
-            def batch(self, step, micro=0):
-                budget.start()
-                if micro == 0:
-                    budget.steps_done = step
-                    if budget.fraction() >= 1: raise BudgetSpent(f"time budget of {budget.seconds}s spent before update {step}")
-                return source.batch(step, micro)
-        return _Timed()
+    def on_train_start(self, state): self.t0 = None
+    def on_step_start(self, state, lr):
+        if self.t0 is None: self.t0 = self.clock() - self.elapsed        # the clock runs from the first update
+        frac = self.fraction()
+        if frac >= 1: state.stop(f"time budget of {self.seconds:g}s spent"); return None
+        return state.cfg.lr * self.multiplier(frac)
+    def on_train_end(self, state, summary):
+        self.elapsed = self.fraction() * self.seconds; self.t0 = None
+        summary.update(budget_s=self.seconds, elapsed_s=self.elapsed)
+    def state_dict(self): return dict(elapsed=self.fraction() * self.seconds)
+    def load_state_dict(self, s): self.elapsed, self.t0 = s["elapsed"], None
 
 def train_for_time(model, data, cfg: TrainConfig, budget: TimeBudget, eval_fn=None, out_dir=None, device=None,
-                   max_steps: int = 10**9) -> dict:
-    "Train until `budget` is spent, with the LR following `budget.multiplier()`; returns steps, tokens and final eval."
-    name = budget.register()
-    try:
-        run_cfg = dataclasses.replace(cfg, schedule=name, warmup=0, steps=max_steps, eval_every=0, ckpt_every=0, progress=False)
-        try: summary = train(model, budget.data(data), run_cfg, out_dir, eval_fn=None, device=device)
-        except BudgetSpent: summary = {}
-    finally: SCHEDULES.pop(name, None)
-    steps = summary["steps"] if summary else budget.steps_done
-    ev = {}
-    if eval_fn is not None:
-        model.eval()
-        with torch.no_grad(): ev = eval_fn(model)
-        model.train()
-    return dict(steps=steps, elapsed_s=budget.clock() - budget.t0, **ev)
+                   max_steps: int = 10**9, callbacks=(), **kw) -> dict:
+    "`train` until `budget` is spent, with the LR following it (`cfg`'s schedule, warmup and steps are not used); returns the summary."
+    run_cfg = dataclasses.replace(cfg, steps=max_steps, warmup=0, eval_every=0, ckpt_every=0, progress=False)
+    return train(model, data, run_cfg, out_dir, eval_fn=eval_fn, callbacks=[budget, *callbacks], device=device, **kw)
 
 # %% ../nbs/30_curricula.ipynb #36849ee1
 def _windows(doc_tokens: list, block_size: int, eos_id: int | None):
@@ -256,15 +233,18 @@ class SkillMixture:
         if self.answer_only: b["labels"] = b["labels"].masked_fill(~b["answer_mask"], IGNORE)
         return b | {"skill": torch.tensor(skills)}
 
-class SkillIt(SkillMixture):
-    "Skill-it online mixing: weights ∝ prior · exp(η · Σ_window A @ L), updated by `update(eval_losses)`."
-    def __init__(self, sources: dict, graph, eta: float = 0.5, window: int = 3, prior=None, **kw):
+class SkillIt(SkillMixture, Callback):
+    """Skill-it online mixing: weights ∝ prior · exp(η · Σ_window A @ L). A batch source and a trainer callback: with
+    `eval_keys` (the evaluation metrics holding L, one per graph column) it updates after every evaluation."""
+    def __init__(self, sources: dict, graph, eta: float = 0.5, window: int = 3, prior=None, eval_keys=None, **kw):
         super().__init__(sources, prior, **kw)
         self.prior, self.A = self.weights.copy(), np.asarray(graph, dtype=float)
         if self.A.ndim != 2 or self.A.shape[0] != len(self.sources):
             raise ValueError(f"graph must be (n_train_skills={len(self.sources)}, n_eval_skills); got shape {self.A.shape}")
         if eta < 0 or window < 1: raise ValueError(f"need eta >= 0 and window >= 1 (got eta={eta}, window={window})")
-        self.eta, self.window, self.losses = eta, window, []
+        if eval_keys is not None and len(eval_keys) != self.A.shape[1]:
+            raise ValueError(f"eval_keys {list(eval_keys)} must name {self.A.shape[1]} metrics, one per column of the graph")
+        self.eta, self.window, self.losses, self.eval_keys = eta, window, [], eval_keys
 
     def update(self, losses):
         "Record the evaluation losses (one per column of the graph) and recompute the mixture weights."
@@ -276,6 +256,22 @@ class SkillIt(SkillMixture):
         self.set_weights(w)
         return self.weights
 
+    def on_eval(self, state, metrics: dict):
+        if self.eval_keys is None: return
+        missing = [k for k in self.eval_keys if k not in metrics]
+        if missing: raise ValueError(f"SkillIt eval_keys {missing} are not among the evaluation's metrics {sorted(metrics)}; "
+                                     "name the metrics of eval_fn that hold the per-skill losses")
+        self.update([metrics[k] for k in self.eval_keys])
+
+    def state_dict(self): return dict(weights=self.weights.tolist(), history=self.history, losses=[l.tolist() for l in self.losses])
+    def load_state_dict(self, s):
+        self.weights, self.history = np.asarray(s["weights"]), [list(h) for h in s["history"]]
+        self.losses = [np.asarray(l) for l in s["losses"]]
+
+def skill_losses(model, sources: dict, n_examples: int | None = None) -> list[float]:
+    "Answer NLL (nats per answer token, teacher-forced) on the first `n_examples` (default: one batch) of each QA source."
+    return [answer_nll(model, s.examples[:n_examples or s.batch_size], s.tok, s.block_size) for s in sources.values()]
+
 def skills_graph(before, after, clip: bool = True) -> np.ndarray:
     "A[i, j] = relative drop of evaluation loss j after training on skill i (clipped at 0 unless `clip=False`)."
     before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
@@ -286,7 +282,6 @@ def skills_graph(before, after, clip: bool = True) -> np.ndarray:
 
 def measure_skills_graph(model, sources: dict, eval_losses, cfg: TrainConfig, device=None) -> dict:
     "Train a copy of `model` on each skill alone for `cfg.steps` updates; return before, after and the graph."
-    import copy
     before = np.asarray(eval_losses(model), dtype=float)
     after = []
     for name, src in sources.items():

@@ -16,6 +16,12 @@ __all__ = ['SPECIAL_TOKENS', 'STDLIB_SKIP', 'NAMED_CORPORA', 'EMBEDDED_CORPORA',
 # %% ../nbs/01_data.ipynb #2ee01c4f
 SPECIAL_TOKENS = ("<bos>", "<eos>", "<pad>", "<sep>")
 
+def _not_unicode(text: str) -> ValueError:
+    "The error for text with a lone surrogate (a code point that no UTF-8 text can hold)."
+    i = next((i for i, c in enumerate(text) if 0xD800 <= ord(c) <= 0xDFFF), -1)
+    return ValueError(f"text has a lone surrogate {text[i]!r} at index {i}, which is not valid Unicode (text decoded with "
+                      "errors='surrogateescape', or a broken \\u escape); clean it, e.g. text.encode('utf-8', 'replace').decode()")
+
 class ByteTokenizer:
     "UTF-8 bytes as ids 0-255, then `bos=256, eos=257, pad=258, sep=259`."
     name = "byte"
@@ -26,7 +32,8 @@ class ByteTokenizer:
 
     def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
         "UTF-8 bytes of `text`, optionally wrapped in `bos`/`eos`."
-        ids = list(text.encode("utf-8"))
+        try: ids = list(text.encode("utf-8"))
+        except UnicodeEncodeError: raise _not_unicode(text) from None
         return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
 
     def decode(self, ids) -> str:
@@ -76,7 +83,10 @@ class BPETokenizer:
     def special_ids(self) -> set[int]: return {self.bos_id, self.eos_id, self.pad_id, self.sep_id}
 
     def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
-        ids = self.tk.encode(text, add_special_tokens=False).ids
+        try: ids = self.tk.encode(text, add_special_tokens=False).ids
+        except TypeError:
+            if isinstance(text, str): raise _not_unicode(text) from None
+            raise
         return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
 
     def decode(self, ids) -> str:
@@ -176,29 +186,52 @@ def split_text(text: str) -> list[str]:
         docs.append("\n".join(cur))
     return [d.strip("\n") for d in docs if d.strip()]
 
+def _read_text(p: Path) -> str:
+    "The text of corpus file `p`, strictly UTF-8: a binary or mis-encoded file is an error that names it."
+    data = p.read_bytes()
+    if b"\0" in data[:65536]:
+        raise ValueError(f"corpus file {p} is binary (it contains NUL bytes); pass UTF-8 text files (.txt, .md, .jsonl, .json)")
+    try: return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"corpus file {p} is not UTF-8 (byte 0x{data[e.start]:02x} on line {line}); "
+                         "convert it to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+
+def _json_records(p: Path, text: str) -> list[tuple[int, object]]:
+    "(line, record) pairs of a .json (one value or a list) or .jsonl (one value per line) file."
+    lines = [(1, text)] if p.suffix == ".json" else [(i, l) for i, l in enumerate(text.splitlines(), 1) if l.strip()]
+    out = []
+    for i, l in lines:
+        try: r = json.loads(l)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}:{i + e.lineno - 1}: not valid JSON ({e.msg}, column {e.colno}); fix or remove that line") from None
+        out += [(i, x) for x in r] if p.suffix == ".json" and isinstance(r, list) else [(i, r)]
+    return out
+
 def _read_records(p: Path) -> list[str]:
-    if p.suffix in (".jsonl", ".json"):
-        text = p.read_text(encoding="utf-8")
-        recs = json.loads(text) if p.suffix == ".json" else [json.loads(l) for l in text.splitlines() if l.strip()]
-        if isinstance(recs, dict): recs = [recs]
-        out = []
-        for i, r in enumerate(recs):
-            if not isinstance(r, dict) or "text" not in r:
-                keys = sorted(r) if isinstance(r, dict) else type(r).__name__
-                raise ValueError(f"{p}: record {i} has no 'text' field (it has {keys}); give one string per record under 'text'")
-            out.append(r["text"])
-        return out
-    return split_text(p.read_text(encoding="utf-8", errors="replace"))
+    text = _read_text(p)
+    if p.suffix not in (".jsonl", ".json"): return split_text(text)
+    out = []
+    for i, r in _json_records(p, text):
+        if not isinstance(r, dict) or not isinstance(r.get("text"), str):
+            has = f"it has {sorted(r)}" if isinstance(r, dict) else f"it is a {type(r).__name__}"
+            raise ValueError(f"{p}:{i}: the record has no string 'text' field ({has}); give one string per record under 'text'")
+        out.append(r["text"])
+    return out
 
 def _read_path(p: Path) -> list[str]:
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in (".txt", ".md", ".jsonl", ".json"))
+        if not files: raise ValueError(f"corpus folder {p} has no .txt, .md, .jsonl or .json files; point data.corpus at a folder or file of text")
         return [d for f in files for d in _read_records(f)]
     return _read_records(p)
 
 def _load_hub(repo: str) -> list[str]:
+    try: import datasets
+    except ImportError:
+        raise RuntimeError(f"'hub:{repo}' needs the datasets package: pip install 'lmtricks[experiments]' (or datasets), "
+                           "or use a local copy (a path, or a named corpus under $LMTRICKS_DATA)") from None
     try:
-        import datasets
         ds = datasets.load_dataset(repo, split="train")
     except Exception as e:
         raise RuntimeError(f"could not load {repo!r} from the Hugging Face hub ({type(e).__name__}: {str(e)[:200]}); "

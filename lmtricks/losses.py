@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections import deque
 import torch
-from .train import IGNORE, model_logits, token_nll
+from .train import IGNORE, Callback, model_logits, token_nll
 
 # %% auto #0
 __all__ = ['LOSSES', 'segment_ids', 'position_in_doc', 'TokenLoss', 'PromptWeight', 'answer_only', 'SkipFirst', 'DropTopTokens',
@@ -46,10 +46,15 @@ class TokenLoss:
     def __init__(self, *transforms, name: str | None = None):
         self.transforms, self.name = list(transforms), name or "+".join(type(t).__name__ for t in transforms) or "full"
 
+    @property
+    def callbacks(self) -> list:
+        "The transforms that are trainer callbacks (stateful ones): `train` checkpoints their state."
+        return [t for t in self.transforms if isinstance(t, Callback)]
+
     def weights(self, nll: torch.Tensor, batch: dict) -> torch.Tensor:
         "(B, T) float weights: 1 on labels != -100, then every transform in order."
         w = (batch["labels"] != IGNORE).float()
-        for tf in self.transforms: w = tf(nll, w, batch)
+        for tf in self.transforms: w = tf.token_weights(nll, w, batch) if isinstance(tf, Callback) else tf(nll, w, batch)
         return w
 
     def from_logits(self, logits: torch.Tensor, batch: dict):
@@ -128,7 +133,7 @@ def segment_means(nll: torch.Tensor, w: torch.Tensor, seg: torch.Tensor):
     den = torch.zeros(S, device=nll.device).index_add_(0, seg.flatten(), w.flatten())
     return num / den.clamp_min(1e-12), den > 0
 
-class LossTruncation:
+class LossTruncation(Callback):
     "Weight 0 on documents whose mean loss exceeds the running (1 - q) quantile of recent documents."
     def __init__(self, q: float, window: int = 1024, min_history: int = 0):
         if not 0 <= q < 1: raise ValueError(f"LossTruncation q={q} must be in [0, 1): the fraction of sequences to drop")
@@ -136,7 +141,7 @@ class LossTruncation:
         self.q, self.window, self.min_history = q, window, min_history
         self.history, self.n_dropped, self.n_seen, self.threshold = deque(maxlen=window), 0, 0, math.inf
 
-    def __call__(self, nll, w, batch):
+    def token_weights(self, nll, w, batch):
         seg = segment_ids(batch)
         mean, live = segment_means(nll, w, seg)
         self.history.extend(mean[live].tolist()); self.n_seen += int(live.sum())
@@ -146,9 +151,12 @@ class LossTruncation:
         self.n_dropped += int(drop.sum())
         return w * (~drop[seg]).float()
 
-    def state_dict(self): return dict(history=list(self.history), n_seen=self.n_seen, n_dropped=self.n_dropped)
+    __call__ = token_weights   # also a plain transform
+
+    def state_dict(self): return dict(history=list(self.history), n_seen=self.n_seen, n_dropped=self.n_dropped, threshold=self.threshold)
     def load_state_dict(self, s):
-        self.history = deque(s["history"], maxlen=self.window); self.n_seen, self.n_dropped = s["n_seen"], s["n_dropped"]
+        self.history = deque(s["history"], maxlen=self.window)
+        self.n_seen, self.n_dropped, self.threshold = s["n_seen"], s["n_dropped"], s["threshold"]
 
 # %% ../nbs/10_losses.ipynb #57feff2f
 class Rho1:

@@ -9,12 +9,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from .data import mix_seed
+from .train import IGNORE
 
 # %% auto #0
-__all__ = ['IGNORE', 'MASK_KINDS', 'as_documents', 'chunk_documents', 'collate_padded', 'pack_best_fit', 'DocumentMask',
-           'collate_packed', 'PaddedBatches', 'PackedBatches', 'padding_stats']
+__all__ = ['LONG', 'MASK_KINDS', 'as_documents', 'split_spans', 'chunk_documents', 'collate_padded', 'pack_best_fit',
+           'DocumentMask', 'collate_packed', 'PaddedBatches', 'PackedBatches', 'padding_stats']
 
 # %% ../nbs/11_packing.ipynb #44fb4cfd
+LONG = ("error", "split")
+
 def as_documents(docs) -> list[torch.Tensor]:
     "Token sequences (lists or 1-D tensors) as a list of 1-D long tensors; each needs at least 2 tokens (one label)."
     out = []
@@ -27,17 +30,28 @@ def as_documents(docs) -> list[torch.Tensor]:
     if not out: raise ValueError("no documents: pass at least one token sequence")
     return out
 
-def chunk_documents(docs, max_len: int) -> list[torch.Tensor]:
-    "Cut each document into consecutive chunks of at most `max_len` tokens (a 1-token tail is dropped: it has no label)."
-    if max_len < 2: raise ValueError(f"max_len={max_len} is too small; a chunk needs at least 2 tokens")
-    out = []
-    for d in as_documents(docs):
-        out += [c for c in d.split(max_len) if c.numel() >= 2]
-    return out
+def split_spans(n: int, max_len: int) -> list[tuple[int, int]]:
+    "[start, stop) pieces of at most `max_len` of an `n`-token document, overlapping by one token: each label in exactly one."
+    if max_len < 2: raise ValueError(f"max_len={max_len} is too small; a piece needs at least 2 tokens")
+    if n <= max_len: return [(0, n)]
+    return [(a, min(a + max_len, n)) for a in range(0, n - 1, max_len - 1)]
+
+def _check_long(long: str, lengths, max_len: int, what: str):
+    "Refuse an unknown policy, and (with long='error') any length above `max_len`."
+    if long not in LONG: raise ValueError(f"long={long!r}; choose one of {LONG}")
+    too_long = [i for i, l in enumerate(lengths) if l > max_len]
+    if long == "error" and too_long:
+        raise ValueError(f"{len(too_long)} document(s) are longer than {what}={max_len} (e.g. document {too_long[0]} has "
+                         f"{lengths[too_long[0]]} tokens); pass long='split' to cut them into pieces that keep every label, "
+                         "or drop them")
+
+def chunk_documents(docs, max_len: int, long: str = "split") -> list[torch.Tensor]:
+    "Documents of at most `max_len` tokens: longer ones split by `split_spans` (`long='split'`) or refused (`'error'`)."
+    docs = as_documents(docs)
+    _check_long(long, [d.numel() for d in docs], max_len, "max_len")
+    return [d[a:b] for d in docs for a, b in split_spans(d.numel(), max_len)]
 
 # %% ../nbs/11_packing.ipynb #d8c93578
-IGNORE = -100
-
 def collate_padded(docs, pad_id: int) -> dict:
     "One document per row, right-padded to the longest: `input_ids`, `labels` (B, Lmax) and `lengths` (B,)."
     docs = as_documents(docs)
@@ -49,13 +63,15 @@ def collate_padded(docs, pad_id: int) -> dict:
     return dict(input_ids=ids, labels=labels, lengths=torch.tensor([d.numel() for d in docs]))
 
 # %% ../nbs/11_packing.ipynb #41f4994a
-def pack_best_fit(lengths, capacity: int) -> list[list[int]]:
-    "Best-fit decreasing: indices of `lengths` grouped into rows whose total length is at most `capacity`."
+def pack_best_fit(lengths, capacity: int, long: str = "error") -> list[list]:
+    """Best-fit decreasing: indices of `lengths` grouped into rows whose total length is at most `capacity`. Items
+    longer than `capacity` raise (`long='error'`), or are split by `split_spans` (`long='split'`: every row entry is
+    then an `(item, start, stop)` span)."""
     lengths = [int(l) for l in lengths]
-    too_long = [i for i, l in enumerate(lengths) if l > capacity]
-    if too_long:
-        raise ValueError(f"{len(too_long)} item(s) are longer than capacity={capacity} (e.g. item {too_long[0]} has "
-                         f"{lengths[too_long[0]]}); cut documents first with chunk_documents(docs, {capacity})")
+    _check_long(long, lengths, capacity, "capacity")
+    if long == "split":
+        spans = [(i, a, b) for i, l in enumerate(lengths) for a, b in split_spans(l, capacity)]
+        return [[spans[j] for j in row] for row in pack_best_fit([b - a for _, a, b in spans], capacity)]
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])   # stable: ties keep input order
     rows, free = [], []                                                # free: sorted (room left, row index)
     for i in order:
@@ -141,10 +157,10 @@ def collate_packed(rows: list[list[torch.Tensor]], seq_len: int, pad_id: int, ma
 
 # %% ../nbs/11_packing.ipynb #125998db
 class PaddedBatches:
-    "Pad-to-longest batches of `batch_size` documents (cut to at most `max_len` tokens), drawn with replacement."
-    def __init__(self, docs, batch_size: int, max_len: int, pad_id: int, seed: int = 0):
+    "Pad-to-longest batches of `batch_size` documents (longer than `max_len`: see `long`), drawn with replacement."
+    def __init__(self, docs, batch_size: int, max_len: int, pad_id: int, seed: int = 0, long: str = "split"):
         if batch_size < 1: raise ValueError(f"batch_size={batch_size} must be >= 1")
-        self.docs, self.batch_size, self.max_len, self.pad_id, self.seed = chunk_documents(docs, max_len), batch_size, max_len, pad_id, seed
+        self.docs, self.batch_size, self.max_len, self.pad_id, self.seed = chunk_documents(docs, max_len, long), batch_size, max_len, pad_id, seed
 
     def __len__(self): return len(self.docs)
 
@@ -156,10 +172,10 @@ class PaddedBatches:
 
 class PackedBatches:
     "Fixed-length packed rows (best-fit decreasing over all documents), `batch_size` rows per batch, drawn with replacement."
-    def __init__(self, docs, batch_size: int, seq_len: int, pad_id: int, seed: int = 0, mask: str = "dense"):
+    def __init__(self, docs, batch_size: int, seq_len: int, pad_id: int, seed: int = 0, mask: str = "dense", long: str = "split"):
         if batch_size < 1: raise ValueError(f"batch_size={batch_size} must be >= 1")
         if mask not in MASK_KINDS: raise ValueError(f"mask={mask!r}; choose one of {MASK_KINDS}")
-        docs = chunk_documents(docs, seq_len)
+        docs = chunk_documents(docs, seq_len, long)
         perm = np.random.default_rng(seed).permutation(len(docs))
         docs = [docs[i] for i in perm]
         self.rows = [[docs[i] for i in r] for r in pack_best_fit([d.numel() for d in docs], seq_len)]
@@ -180,10 +196,8 @@ class PackedBatches:
 # %% ../nbs/11_packing.ipynb #ddb5a64c
 def padding_stats(lengths, seq_len: int, batch_size: int, seed: int = 0) -> dict:
     """Fraction of non-pad token slots for `fixed` (pad to seq_len), `longest` (pad to the longest of each shuffled
-    batch of `batch_size`) and `packed` (best-fit decreasing into seq_len rows); lengths above seq_len are chunked."""
-    ls = []
-    for l in lengths: ls += [seq_len] * (int(l) // seq_len) + ([int(l) % seq_len] if int(l) % seq_len else [])
-    ls = np.array(ls)
+    batch of `batch_size`) and `packed` (best-fit decreasing into seq_len rows); longer documents split by `split_spans`."""
+    ls = np.array([b - a for l in lengths if int(l) > 0 for a, b in split_spans(int(l), seq_len)])
     if len(ls) == 0: raise ValueError("padding_stats needs at least one non-empty length")
     perm = np.random.default_rng(seed).permutation(len(ls))
     batches = [ls[perm[i:i + batch_size]] for i in range(0, len(ls), batch_size)]
