@@ -127,26 +127,25 @@ BENCH_CONFIGS = {
 }
 
 def train_defaults() -> tuple[str, bool]:
-    "The default training precision and compile setting: TrainConfig's (precision 'auto', compile on, where it has none)."
+    "The default training precision and compile setting: TrainConfig's."
     c = TrainConfig()
-    return getattr(c, "precision", "auto"), getattr(c, "compile", True)
+    return c.precision, c.compile
 
 def bench_variants(name: str = "cpu", rounds: int = 5, steps: int = 2, warmup: int = 2, device=None) -> list[dict]:
-    "The nanoGPT architecture and the lmtricks GPT at one of `BENCH_CONFIGS`, in interleaved rounds; the first row is the anchor."
+    """The nanoGPT architecture and the lmtricks GPT at one of `BENCH_CONFIGS`, in interleaved rounds; the first row is
+    the anchor, and the lmtricks row with TrainConfig's precision and compile settings is marked `default`."""
     if name not in BENCH_CONFIGS: raise ValueError(f"unknown bench config {name!r}; choose one of {list(BENCH_CONFIGS)}")
     c = BENCH_CONFIGS[name]; cfg, B, T = c["model"], c["batch_size"], c["model"].block_size
     device = torch.device(device or default_device())
     prec, comp = train_defaults()
-    default = f"{resolve_precision(prec, device)}{' + compile' if comp else ' eager'}"
-    specs = [("nanoGPT architecture, fp32 eager", NanoGPTRef, "fp32", False, False),
-             ("nanoGPT architecture, bf16 + compile", NanoGPTRef, "bf16", True, False),
-             ("lmtricks GPT, fp32 eager", GPT, "fp32", False, False),
-             ("lmtricks GPT, bf16 eager", GPT, "bf16", False, False),
-             ("lmtricks GPT, fp32 + compile", GPT, "fp32", True, False),
-             (f"lmtricks GPT, default ({default})", GPT, prec, comp, False),
-             (f"lmtricks GPT, default ({default}) + fused AdamW", GPT, prec, comp, True)]
+    default = (resolve_precision(prec, device), comp)
+    specs = [("nanoGPT architecture", NanoGPTRef, "fp32", False, False), ("nanoGPT architecture", NanoGPTRef, "bf16", True, False)]
+    specs += [("lmtricks GPT", GPT, p, k, False) for p, k in (("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True))]
+    specs += [("lmtricks GPT", GPT, *default, True)]
     benches = []
-    for label, cls, precision, compile, fused in specs:
+    for arch, cls, precision, compile, fused in specs:
+        label = f"{arch}, {precision}{' + compile' if compile else ' eager'}{' + fused AdamW' if fused else ''}"
+        if arch.startswith("lmtricks") and (precision, compile) == default and not fused: label += ", default"
         torch.manual_seed(0)
         benches.append((label, TrainBench(cls(cfg), B, T, precision, compile, device, fused)))
     run_interleaved([b for _, b in benches], rounds, steps, warmup)
