@@ -7,7 +7,7 @@ The no-cache row runs once (it is slow); the others keep the best of `--repeats`
 import argparse, json, time
 import torch
 from lmtricks.model import GPT, GPTConfig
-from lmtricks.decoding import generate, contrastive_decoding, contrastive_search
+from lmtricks.decoding import generate, greedy_generate, contrastive_decoding, contrastive_search
 
 
 def timed(fn, repeats):
@@ -41,11 +41,11 @@ def main():
     g = torch.Generator().manual_seed(0)
     prompts = [torch.randint(0, 256, (a.prompt,), generator=g).tolist() for _ in range(a.batch)]
     n = a.new
-    generate(expert, prompts, 8); contrastive_decoding(expert, amateur, prompts, 8); contrastive_search(expert, prompts, 8)  # warm-up
+    generate(expert, prompts, 8); greedy_generate(expert, prompts, n, compile=True); contrastive_decoding(expert, amateur, prompts, 8); contrastive_search(expert, prompts, 8)  # warm-up
     rows = {
         "greedy, no cache": lambda: generate(expert, prompts, n, use_cache=False),
         "greedy, KV cache": lambda: generate(expert, prompts, n),
-        "greedy_generate (model.py)": lambda: __import__("lmtricks.model", fromlist=["x"]).greedy_generate(expert, prompts, n),
+        "greedy, KV cache, compiled": lambda: greedy_generate(expert, prompts, n, compile=True),
         "contrastive decoding (β=0.5)": lambda: contrastive_decoding(expert, amateur, prompts, n, 0.1, 0.5),
         "contrastive search (k=4)": lambda: contrastive_search(expert, prompts, n, 4, 0.6),
     }

@@ -4,15 +4,15 @@
 
 # %% ../nbs/12_attention.ipynb #f4b0e2f7
 from __future__ import annotations
-import importlib.util, math, warnings
+import importlib.util, inspect, math, warnings
 import torch
 import torch.nn.functional as F
-from .model import ATTENTION_BACKENDS, sdpa_attention
+from .model import ATTENTION_BACKENDS, dense_mask, repeat_kv
 from .packing import DocumentMask
 
 # %% auto #0
-__all__ = ['BackendUnavailable', 'backend_available', 'require_backend', 'eager_attention', 'sdpa_doc_attention',
-           'flex_attention_backend', 'flash_attn_backend', 'varlen_backend', 'auto_choice', 'auto_attention']
+__all__ = ['BackendUnavailable', 'backend_available', 'require_backend', 'eager_attention', 'flex_attention_backend',
+           'flash_attn_backend', 'varlen_backend', 'auto_choice', 'auto_attention']
 
 # %% ../nbs/12_attention.ipynb #d6787c2e
 class BackendUnavailable(RuntimeError):
@@ -61,19 +61,13 @@ def eager_attention(q, k, v, mask=None, dropout_p: float = 0.0):
     "softmax(q kᵀ / √D + mask) v, written out; `mask` None (causal), boolean tensor, or `DocumentMask`."
     T, S = q.shape[2], k.shape[2]
     if mask is None: mask = _causal(T, S, q.device)
-    elif isinstance(mask, DocumentMask): mask = mask.to(q.device).dense()
+    elif isinstance(mask, DocumentMask): mask = dense_mask(mask, q.device)
     elif not (torch.is_tensor(mask) and mask.dtype == torch.bool): _bad_mask("eager", mask, "None, a boolean tensor or a DocumentMask")
+    k, v = repeat_kv(q, k, v)
     scores = (q.float() @ k.float().transpose(-2, -1)) / math.sqrt(q.shape[-1])      # (B, H, T, S)
     p = scores.masked_fill(~mask, float("-inf")).softmax(-1)
     if dropout_p > 0: p = F.dropout(p, dropout_p)
     return (p @ v.float()).type_as(q)
-
-# %% ../nbs/12_attention.ipynb #7bab3042
-def sdpa_doc_attention(q, k, v, mask=None, dropout_p: float = 0.0):
-    "torch SDPA; a `DocumentMask` becomes its dense block-diagonal causal boolean mask. Otherwise the core's `sdpa`."
-    if isinstance(mask, DocumentMask): mask = mask.to(q.device).dense()
-    elif mask is not None and not torch.is_tensor(mask): _bad_mask("sdpa", mask, "None, a boolean tensor or a DocumentMask")
-    return sdpa_attention(q, k, v, mask, dropout_p)
 
 # %% ../nbs/12_attention.ipynb #16d2e58f
 _FLEX = {}
@@ -109,7 +103,7 @@ def flex_attention_backend(q, k, v, mask=None, dropout_p: float = 0.0):
     else: _bad_mask("flex", mask, "None (causal) or a DocumentMask")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*flex_attention called without torch.compile.*")
-        return _flex_fn(q.device)(q, k, v, block_mask=bm)
+        return _flex_fn(q.device)(q, k, v, block_mask=bm, enable_gqa=k.shape[1] != H)
 
 # %% ../nbs/12_attention.ipynb #61f19a93
 def _flatten_for_varlen(q, k, v, mask, name: str):
@@ -121,12 +115,12 @@ def _flatten_for_varlen(q, k, v, mask, name: str):
     elif isinstance(mask, DocumentMask):
         m = mask.to(q.device); cu, mx = m.cu_seqlens, m.max_seqlen
     else: _bad_mask(name, mask, "None (causal) or a DocumentMask")
-    flat = lambda t: t.transpose(1, 2).reshape(B * T, H, D)                         # (B·T, H, D)
+    flat = lambda t: t.transpose(1, 2).reshape(B * T, t.shape[1], D)                # (B·T, heads, D)
     unflat = lambda o: o.reshape(B, T, H, D).transpose(1, 2)                         # (B, H, T, D)
     return flat(q), flat(k), flat(v), cu, mx, unflat
 
 def flash_attn_backend(q, k, v, mask=None, dropout_p: float = 0.0):
-    "flash-attn's `flash_attn_varlen_func` (CUDA, fp16/bf16); the `gpu` optional extra."
+    "flash-attn's `flash_attn_varlen_func` (CUDA, fp16/bf16; reads grouped K/V heads natively); the `gpu` optional extra."
     require_backend("flash-attn", q.device)
     from flash_attn import flash_attn_varlen_func
     if q.dtype not in (torch.float16, torch.bfloat16):
@@ -140,8 +134,10 @@ def varlen_backend(q, k, v, mask=None, dropout_p: float = 0.0):
     require_backend("varlen", q.device)
     from torch.nn.attention.varlen import varlen_attn
     if dropout_p > 0: raise ValueError("the varlen attention backend has no attention dropout; set dropout=0 or choose 'sdpa'")
+    gqa = "enable_gqa" in inspect.signature(varlen_attn).parameters      # torch >= 2.12; before, repeat the heads
+    if not gqa: k, v = repeat_kv(q, k, v)
     qf, kf, vf, cu, mx, unflat = _flatten_for_varlen(q, k, v, mask, "varlen")
-    return unflat(varlen_attn(qf, kf, vf, cu, cu, mx, mx, window_size=(-1, 0)))
+    return unflat(varlen_attn(qf, kf, vf, cu, cu, mx, mx, window_size=(-1, 0), **({"enable_gqa": True} if gqa else {})))
 
 # %% ../nbs/12_attention.ipynb #e89a2f5a
 def auto_choice(q, mask=None) -> str:
@@ -158,5 +154,5 @@ def auto_attention(q, k, v, mask=None, dropout_p: float = 0.0):
     if dropout_p > 0 and name in ("flex", "varlen"): name = "sdpa"
     return ATTENTION_BACKENDS[name](q, k, v, mask, dropout_p)
 
-ATTENTION_BACKENDS.update({"eager": eager_attention, "sdpa": sdpa_doc_attention, "flex": flex_attention_backend,
-                           "flash-attn": flash_attn_backend, "varlen": varlen_backend, "auto": auto_attention})
+ATTENTION_BACKENDS.update({"eager": eager_attention, "flex": flex_attention_backend, "flash-attn": flash_attn_backend,
+                           "varlen": varlen_backend, "auto": auto_attention})

@@ -176,10 +176,16 @@ def cmd_reproduce(args) -> int:
     return 0
 
 def cmd_bench(args) -> int:
-    from lmtricks.bench import bench_variants, format_table
-    rows = bench_variants(args.config, steps=args.steps, warmup=args.warmup, device=args.device)
-    print(format_table(rows))
-    if args.out: atomic_write_json(args.out, rows)
+    from lmtricks.bench import bench_variants, format_table, bench_decoding, format_decode_table
+    from lmtricks.core import environment_info
+    load = os.getloadavg()
+    rows = bench_variants(args.config, rounds=args.rounds, steps=args.steps, warmup=args.warmup, device=args.device)
+    print(format_table(rows), flush=True)
+    dec = bench_decoding(device=args.device, rounds=args.rounds) if args.decode else []
+    if dec: print("\n" + format_decode_table(dec))
+    if args.out:
+        atomic_write_json(args.out, dict(args={k: v for k, v in vars(args).items() if k != "fn"}, env=environment_info(),
+                                         load_avg_before=load, load_avg_after=os.getloadavg(), train=rows, decode=dec))
     return 0
 
 # %% ../nbs/08_cli.ipynb #752d2560
@@ -203,12 +209,14 @@ def parser() -> argparse.ArgumentParser:
     pt.add_argument("--preset", default="quick", help="smoke, quick or full (default: quick)")
     pt.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override keys, e.g. base.train.lr=1e-3 data.bpe_vocab=4096")
     pt.set_defaults(fn=cmd_pretrain)
-    b = sub.add_parser("bench", help="training throughput table (and MFU on GPU)")
-    b.add_argument("--config", default="cpu", help="cpu (4 layers, d=256, seq 256, batch 16) or 124m")
-    b.add_argument("--steps", type=int, default=10)
-    b.add_argument("--warmup", type=int, default=3)
+    b = sub.add_parser("bench", help="training throughput against nanoGPT's architecture (MFU on GPU), and decoding speed")
+    b.add_argument("--config", default="cpu", help="cpu (4 layers, d=256, seq 256, batch 16), 124m or tiny")
+    b.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each variant runs --steps steps per round")
+    b.add_argument("--steps", type=int, default=2)
+    b.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first (compiling happens here)")
+    b.add_argument("--decode", action=argparse.BooleanOptionalAction, default=True, help="also the greedy decoding table")
     b.add_argument("--device", default=None)
-    b.add_argument("--out", help="also write the rows as JSON here")
+    b.add_argument("--out", help="also write the rows, the environment and the load average as JSON here")
     b.set_defaults(fn=cmd_bench)
     return p
 

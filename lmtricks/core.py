@@ -12,9 +12,10 @@ import torch
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'CONFIG', 'CKPT', 'SUMMARY', 'METRICS', 'LOCK', 'RUN_FILES', 'RUN_STATES', 'seed_everything',
-           'default_device', 'resolve_precision', 'autocast', 'Config', 'apply_overrides', 'atomic_write_bytes',
-           'as_json', 'atomic_write_json', 'read_json', 'append_jsonl', 'read_jsonl', 'RunDirError', 'say', 'DirLock',
-           'run_state', 'config_diff', 'open_run_dir', 'clear_run_dir', 'git_commit', 'environment_info']
+           'default_device', 'cpu_supports_bf16', 'resolve_precision', 'autocast', 'compiler_available',
+           'maybe_compile', 'Config', 'apply_overrides', 'atomic_write_bytes', 'as_json', 'atomic_write_json',
+           'read_json', 'append_jsonl', 'read_jsonl', 'RunDirError', 'say', 'DirLock', 'run_state', 'config_diff',
+           'open_run_dir', 'clear_run_dir', 'git_commit', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #755e2a5e
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -34,21 +35,55 @@ def default_device() -> torch.device:
 # %% ../nbs/00_core.ipynb #5e0b7d41
 PRECISIONS = ("fp32", "bf16", "auto")
 
+def cpu_supports_bf16() -> bool:
+    "True if this CPU has fast bf16 matmuls: AMX or AVX-512 BF16 (asked of torch, else read from /proc/cpuinfo)."
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        try:
+            if getattr(torch.cpu, probe)(): return True
+        except (AttributeError, RuntimeError): pass
+    try: flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError: return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
 def resolve_precision(precision: str, device) -> str:
-    "The precision a run on `device` uses: `'fp32'` or `'bf16'` (`'auto'`: bf16 on CUDA with bf16 support, else fp32)."
-    if precision not in PRECISIONS: raise ValueError(f"precision={precision!r} is unknown; choose one of {PRECISIONS}")
+    "`precision` (one of PRECISIONS) on `device` as 'fp32' or 'bf16'; auto = bf16 where bf16 matmuls are fast."
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not one of {PRECISIONS}; auto picks bf16 where it is fast")
     dev = torch.device(device)
     cuda_bf16 = dev.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if precision == "bf16" and dev.type == "cuda" and not cuda_bf16:
         raise ValueError(f"precision='bf16' is not supported on {dev} ({torch.cuda.get_device_name(dev) if torch.cuda.is_available() else 'no CUDA'}); use precision='fp32'")
-    if precision == "auto": return "bf16" if cuda_bf16 else "fp32"
-    return precision
+    if precision != "auto": return precision
+    return "bf16" if cuda_bf16 or (dev.type == "cpu" and cpu_supports_bf16()) else "fp32"
 
 def autocast(device, precision: str = "auto"):
-    "A context manager for forward passes: bf16 autocast when `resolve_precision(precision, device)` is bf16, else plain fp32."
+    "A context manager for forward passes: bf16 autocast where `precision` resolves to bf16 on `device`, else plain fp32."
     dev = torch.device(device)
     if resolve_precision(precision, dev) == "bf16": return torch.autocast(dev.type, dtype=torch.bfloat16)
     return torch.autocast(dev.type if dev.type in ("cpu", "cuda") else "cpu", enabled=False)
+
+_COMPILER: dict = {}
+
+def compiler_available(device="cpu") -> tuple[bool, str]:
+    "(True, '') if torch.compile works on `device` (a one-op probe, run once per device type), else (False, why)."
+    kind = torch.device(device).type
+    if kind not in _COMPILER:
+        try:
+            out = torch.compile(lambda x: x * 2 + 1, dynamic=False)(torch.ones(2, device=device))
+            _COMPILER[kind] = (True, "") if out.tolist() == [3.0, 3.0] else (False, "the probe computed a wrong result")
+        except Exception as e: _COMPILER[kind] = (False, f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:160]}")
+    return _COMPILER[kind]
+
+def maybe_compile(model, enabled: bool = True, device="cpu", **kw):
+    """`torch.compile(model, **kw)` (a module: a wrapper that shares its parameters, so the model itself, its state-dict
+    keys and its other callers, e.g. evaluation at other shapes, stay eager) when `enabled` and the compiler works on
+    `device`; otherwise print one line saying why and return `model` unchanged."""
+    if not enabled: return model
+    ok, why = compiler_available(device)
+    if not ok:
+        print(f"lmtricks: torch.compile is unavailable here ({why}); running eager", file=sys.stderr)
+        return model
+    return torch.compile(model, **kw)
 
 # %% ../nbs/00_core.ipynb #00eb11dc
 class Config:

@@ -36,7 +36,7 @@ def taper_kv_heads(n_layer: int, n_head: int, first: int | None = None, last: in
 
 # %% ../nbs/13_gqa_ffn.ipynb #6fab7b86
 def mean_pool_kv(w: torch.Tensor, n_old: int, n_new: int, head_dim: int) -> torch.Tensor:
-    "Mean-pool a fused `wkv` weight (2·n_old·D, d) to (2·n_new·D, d), averaging consecutive KV heads."
+    "Mean-pool key/value weight rows (2·n_old·D, d), keys then values, to (2·n_new·D, d), averaging consecutive KV heads."
     if n_old % n_new:
         raise ValueError(f"cannot pool {n_old} KV heads into {n_new}: {n_new} does not divide {n_old}; "
                          f"choose n_kv_heads in {divisors(n_old)}")
@@ -50,8 +50,9 @@ def uptrain_gqa(model: GPT, n_kv_heads: int | list) -> GPT:
     new = GPT(cfg).to(next(model.parameters()).device)
     sd = model.state_dict()
     for l, blk in enumerate(model.blocks):
-        key = f"blocks.{l}.attn.wkv.weight"
-        sd[key] = mean_pool_kv(sd[key], model.cfg.kv_heads(l), cfg.kv_heads(l), cfg.head_dim)
+        key, n_q = f"blocks.{l}.attn.wqkv.weight", cfg.n_head * cfg.head_dim    # rows: queries, then keys and values
+        q, kv = sd[key][:n_q], sd[key][n_q:]
+        sd[key] = torch.cat([q, mean_pool_kv(kv, model.cfg.kv_heads(l), cfg.kv_heads(l), cfg.head_dim)])
     new.load_state_dict(sd)
     return new
 
