@@ -62,10 +62,12 @@ class RunConfig(Config):
 # %% ../nbs/06_experiment.ipynb #b4af98c1
 PRESETS = {
     "smoke": RunConfig(GPTConfig(block_size=64, n_layer=2, n_head=2, d_model=64),
-                       TrainConfig(steps=30, batch_size=8, lr=3e-3, warmup=5, eval_every=15, ckpt_every=0, progress=False),
+                       TrainConfig(steps=30, batch_size=8, lr=3e-3, warmup=5, eval_every=15, ckpt_every=0, progress=False,
+                                   precision="fp32", compile=False),
                        DataConfig(max_docs=200), eval_batches=4),
     "quick": RunConfig(GPTConfig(block_size=128, n_layer=4, n_head=4, d_model=128),
-                       TrainConfig(steps=300, batch_size=16, lr=2e-3, warmup=30, eval_every=50, ckpt_every=100),
+                       TrainConfig(steps=300, batch_size=16, lr=2e-3, warmup=30, eval_every=50, ckpt_every=100,
+                                   precision="fp32", compile=False),   # d=128: bf16 casts and compiling cost more than they save
                        DataConfig(), eval_batches=16),
     "full": RunConfig(GPTConfig(block_size=1024, n_layer=12, n_head=12, d_model=768),
                       TrainConfig(steps=5000, batch_size=32, lr=6e-4, warmup=200, eval_every=250, ckpt_every=500),

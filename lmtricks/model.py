@@ -13,8 +13,7 @@ from .core import Config
 
 # %% auto #0
 __all__ = ['MLPS', 'ATTENTION_BACKENDS', 'Registry', 'GPTConfig', 'dense_mask', 'repeat_kv', 'sdpa_attention', 'RMSNorm',
-           'SwiGLU', 'GeluMLP', 'Rotary', 'KVCache', 'Attention', 'Block', 'ModelOutput', 'GPT', 'batch_inputs',
-           'greedy_generate']
+           'SwiGLU', 'GeluMLP', 'Rotary', 'KVCache', 'Attention', 'Block', 'ModelOutput', 'GPT', 'batch_inputs']
 
 # %% ../nbs/03_model.ipynb #ce80824b
 class Registry(dict):
@@ -292,9 +291,3 @@ def batch_inputs(model, batch: dict) -> dict:
     in `model.batch_keys` that the batch has (a DDP wrapper is looked through)."""
     keys = ("pos", "mask", *getattr(getattr(model, "module", model), "batch_keys", ()))
     return dict(idx=batch["input_ids"], **{k: batch[k] for k in keys if k in batch})
-
-# %% ../nbs/03_model.ipynb #e56733ee
-def greedy_generate(*args, **kw):
-    "Moved to `lmtricks.decoding.greedy_generate` (one generation loop); this forwarder goes once every caller imports it there."
-    from lmtricks.decoding import greedy_generate as moved
-    return moved(*args, **kw)

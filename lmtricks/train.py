@@ -16,12 +16,13 @@ import torch.distributed as dist
 from tqdm import tqdm
 from .core import (Config, PRECISIONS, resolve_precision, seed_everything, autocast, atomic_write_bytes,
                            atomic_write_json, append_jsonl, read_jsonl, read_json, environment_info, open_run_dir,
-                           as_json, say, CKPT, CONFIG, METRICS, SUMMARY)
+                           as_json, say, maybe_compile, CKPT, CONFIG, METRICS, SUMMARY)
+from .model import batch_inputs
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'IGNORE', 'TrainConfig', 'lr_at', 'param_groups', 'make_optimizer', 'token_nll', 'model_logits',
-           'next_token_loss', 'dist_setup', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'Callback',
-           'TrainState', 'callback_states', 'load_callback_states', 'accumulate_gradients', 'NonFiniteLoss',
+__all__ = ['SCHEDULES', 'COMPILE_MIN_STEPS', 'IGNORE', 'TrainConfig', 'lr_at', 'param_groups', 'make_optimizer', 'token_nll',
+           'model_logits', 'next_token_loss', 'dist_setup', 'save_checkpoint', 'load_checkpoint', 'load_model_state',
+           'Callback', 'TrainState', 'callback_states', 'load_callback_states', 'accumulate_gradients', 'NonFiniteLoss',
            'TrainingInterrupted', 'train']
 
 # %% ../nbs/04_train.ipynb #76cc3aec
@@ -36,6 +37,7 @@ def _linear(step, total, warmup, min_frac):
     return 1 - (1 - min_frac) * t
 
 SCHEDULES = {"constant": _constant, "cosine": _cosine, "linear": _linear}
+COMPILE_MIN_STEPS = 200   # compile="auto" compiles runs at least this long: compiling costs tens of seconds on a CPU
 
 def _int(v) -> bool: return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 def _real(v) -> bool: return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
@@ -59,7 +61,7 @@ class TrainConfig(Config):
     seed: int = 0
     progress: bool = True
     precision: str = "auto"       # "fp32", "bf16" or "auto" (bf16 on CUDA, fp32 on CPU): lmtricks.core.PRECISIONS
-    compile: bool = False         # torch.compile the model for the training steps
+    compile: bool | str = "auto"  # torch.compile the training steps: true, false, or "auto" (runs of >= COMPILE_MIN_STEPS updates)
 
     def validate(self):
         for n in ("steps", "batch_size", "grad_accum", "log_every"):
@@ -76,7 +78,11 @@ class TrainConfig(Config):
         self.check(self.clip is None or (_real(self.clip) and self.clip > 0), "clip", "use a positive max norm, or none to disable")
         self.check(_int(self.seed) and 0 <= self.seed < 2**63, "seed", "use an integer in [0, 2**63)")
         self.check(self.precision in PRECISIONS, "precision", f"choose one of {PRECISIONS}")
-        self.check(isinstance(self.compile, bool), "compile", "use true or false")
+        self.check(self.compile is True or self.compile is False or self.compile == "auto", "compile", "use true, false or auto")
+
+    def compiles(self) -> bool:
+        "Whether the training steps are compiled: `compile=True`, or `auto` and a run long enough to repay compiling."
+        return self.compile is True or (self.compile == "auto" and self.steps >= COMPILE_MIN_STEPS)
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
     "Learning rate for optimizer update number `step` (0-based)."
@@ -95,7 +101,10 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)]
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+    "AdamW over `param_groups`; the fused kernel (one pass over all parameters) where every parameter is on CPU or CUDA."
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in model.parameters())
+    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
+                             fused=fused or None)
 
 # %% ../nbs/04_train.ipynb #ec7baffe
 IGNORE = -100   # the label of positions that have no target
@@ -109,8 +118,8 @@ def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return nll.view(labels.shape)
 
 def model_logits(model, batch: dict) -> torch.Tensor:
-    "Run the model on a batch dict (input_ids, optional pos and mask) and return the logits."
-    return model(batch["input_ids"], pos=batch.get("pos"), mask=batch.get("mask")).logits
+    "Run the model on a batch dict (input_ids, optional pos and mask, and the keys in `model.batch_keys`) and return the logits."
+    return model(**batch_inputs(model, batch)).logits
 
 def next_token_loss(model, batch: dict):
     "Summed next-token cross-entropy over labels != -100, and the number of those labels."
@@ -331,14 +340,6 @@ class _Sigint:
     def __exit__(self, *exc):
         if self.installed: signal.signal(signal.SIGINT, self.old if self.old is not None else signal.default_int_handler)
 
-def _compiled(model, on: bool):
-    if not on: return model
-    try: return torch.compile(model)
-    except Exception as e:
-        say(f"train.compile: torch.compile is unavailable ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}); "
-            "training without compilation")
-        return model
-
 def _compile_error(e: Exception) -> bool: return type(e).__module__.startswith(("torch._dynamo", "torch._inductor"))
 
 def _params_finite(model) -> bool:
@@ -405,7 +406,7 @@ def _train(model, data, cfg, out, loss_fn, eval_fn, cbs, resume, device, precisi
             atomic_write_bytes(out / METRICS, "".join(json.dumps(r) + "\n" for r in kept).encode())
     global_batch = cfg.batch_size * accum * world
     eager = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    step_model = _compiled(eager, cfg.compile)
+    step_model = maybe_compile(eager, cfg.compiles(), device)
     fpt = getattr(model, "flops_per_token", None)
     fpt = functools.lru_cache(maxsize=None)(fpt) if callable(fpt) else None
     vocab = getattr(getattr(model, "cfg", None), "vocab_size", None)
