@@ -81,7 +81,7 @@ def section_train(c, dev, args):
     rows, best = [], None
     def run(label, model, B, compile, rounds=3, steps=3):
         torch.manual_seed(0)
-        b = TrainBench(model, B, T, "bf16", compile, dev, fused=dev.type == "cuda")
+        b = TrainBench(model, B, T, "bf16", compile, dev)
         run_interleaved([b], rounds=rounds, steps=steps, warmup=2)
         r = dict(variant=label, batch=B, **b.result()); rows.append(r)
         print(f"  {label:40s} batch {B:3d}: {r['tokens_per_s']:,.0f} tok/s"

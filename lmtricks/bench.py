@@ -63,14 +63,13 @@ def _sync(device):
 class TrainBench:
     """One variant's training step (forward, backward, AdamW step) on fixed random tokens, phase by phase. Call
     `step()` in turn with other variants' benches so that all see the same load; `result()` gives the medians.
-    `model(idx)` may return logits or a ModelOutput; `fused` asks for torch's fused AdamW."""
+    `model(idx)` may return logits or a ModelOutput; the optimizer is the trainer's (`make_optimizer`: fused AdamW)."""
     def __init__(self, model: nn.Module, batch_size: int, seq_len: int, precision: str = "fp32", compile: bool = False,
-                 device=None, fused: bool = False):
+                 device=None):
         self.device = torch.device(device or default_device())
         self.model, self.precision, self.compile = model.to(self.device).train(), precision, compile
         cfg = TrainConfig()
-        self.opt = (torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, fused=True)
-                    if fused else make_optimizer(model, cfg))
+        self.opt = make_optimizer(model, cfg)
         self.loss = maybe_compile(self._loss, compile, self.device)      # compiled: the forward pass and the loss
         x = torch.randint(0, model.cfg.vocab_size, (batch_size, seq_len + 1), generator=torch.Generator().manual_seed(0))
         self.inp, self.tgt = x[:, :-1].to(self.device), x[:, 1:].to(self.device)
@@ -141,15 +140,14 @@ def bench_variants(name: str = "cpu", rounds: int = 5, steps: int = 2, warmup: i
     device = torch.device(device or default_device())
     prec, comp = train_defaults()
     default = (resolve_precision(prec, device), comp)
-    specs = [("nanoGPT architecture", NanoGPTRef, "fp32", False, False), ("nanoGPT architecture", NanoGPTRef, "bf16", True, False)]
-    specs += [("lmtricks GPT", GPT, p, k, False) for p, k in (("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True))]
-    specs += [("lmtricks GPT", GPT, *default, True)]
+    specs = [("nanoGPT architecture", NanoGPTRef, "fp32", False), ("nanoGPT architecture", NanoGPTRef, "bf16", True)]
+    specs += [("lmtricks GPT", GPT, p, k) for p, k in (("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True))]
     benches = []
-    for arch, cls, precision, compile, fused in specs:
-        label = f"{arch}, {precision}{' + compile' if compile else ' eager'}{' + fused AdamW' if fused else ''}"
-        if arch.startswith("lmtricks") and (precision, compile) == default and not fused: label += ", default"
+    for arch, cls, precision, compile in specs:
+        label = f"{arch}, {precision}{' + compile' if compile else ' eager'}"
+        if arch.startswith("lmtricks") and (precision, compile) == default: label += ", default"
         torch.manual_seed(0)
-        benches.append((label, TrainBench(cls(cfg), B, T, precision, compile, device, fused)))
+        benches.append((label, TrainBench(cls(cfg), B, T, precision, compile, device)))
     run_interleaved([b for _, b in benches], rounds, steps, warmup)
     return [dict(variant=label, config=name, batch=B, seq=T, **b.result()) for label, b in benches]
 
