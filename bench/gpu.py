@@ -9,9 +9,9 @@ Sections (each guarded: one failure is recorded and the others still run; the JS
   attention  attention alone (forward + backward, bf16): SDPA's flash, memory-efficient and math kernels at
              several lengths; then documents of Alpaca-like lengths: padded to the longest (SDPA) vs packed
              (PyTorch varlen, `torch.nn.attention.varlen`, when this torch has it; SDPA with the dense document mask).
-  packing    124M training steps, bf16 eager, the same B·seq token slots per step: shuffled documents padded to the
-             longest vs best-fit packed rows with a document mask (attn_backend "auto": flash-attn, else varlen, else
-             flex); useful (non-pad) tokens/s and the speed-up.
+  packing    124M training steps, bf16 eager: B shuffled documents padded to the longest (rounded up to a multiple
+             of 128; every shape warmed up before timing) vs B best-fit packed rows of seq tokens with a document mask
+             (attn_backend "auto": flash-attn, else varlen, else flex); useful (non-pad) tokens/s and the speed-up.
   loss       a short training run in fp32 and in bf16 autocast from the same seed and data: final losses.
 Alpaca lengths come from --alpaca (a jsonl with instruction/input/output; ~4 bytes per GPT-2 token), else synthetic
 log-normal lengths with Alpaca's median. Needs only torch (numpy and tqdm are used if present).
@@ -79,9 +79,9 @@ def section_train(c, dev, args):
     cfg, T = c["model"], c["model"].block_size
     comp = args.compile and compiler_available(dev)[0]
     rows, best = [], None
-    def run(label, model, B, compile, rounds=3, steps=3):
+    def run(label, model, B, compile, rounds=3, steps=3, mode=None):
         torch.manual_seed(0)
-        b = TrainBench(model, B, T, "bf16", compile, dev)
+        b = TrainBench(model, B, T, "bf16", compile, dev, compile_mode=mode)
         run_interleaved([b], rounds=rounds, steps=steps, warmup=2)
         r = dict(variant=label, batch=B, **b.result()); rows.append(r)
         print(f"  {label:40s} batch {B:3d}: {r['tokens_per_s']:,.0f} tok/s"
@@ -89,15 +89,19 @@ def section_train(c, dev, args):
         del b, model
         if dev.type == "cuda": torch.cuda.empty_cache()
         return r
-    B0 = c["batch_sizes"][0]
+    B0 = (args.batch_sizes or c["batch_sizes"])[0]
     run("lmtricks GPT, bf16 eager", GPT(cfg), B0, False)
-    for B in c["batch_sizes"]:
+    for B in (args.batch_sizes or c["batch_sizes"]):
         if time.time() - T_START > 0.45 * args.budget: print("  (time budget: skipping larger batches)"); break
         try: r = run(f"lmtricks GPT, bf16 {'+ compile' if comp else 'eager'}", GPT(cfg), B, comp)
         except torch.OutOfMemoryError as e: rows.append(dict(variant="lmtricks GPT", batch=B, error=f"out of memory: {str(e)[:100]}")); break
         if best is None or r["tokens_per_s"] > best["tokens_per_s"]: best = r
     if time.time() - T_START < 0.55 * args.budget:
         run(f"nanoGPT architecture, bf16 {'+ compile' if comp else 'eager'}", NanoGPTRef(cfg), best["batch"], comp)
+    for mode in (args.compile_modes if comp else []):
+        if time.time() - T_START > 0.6 * args.budget: print(f"  (time budget: skipping compile mode {mode})"); break
+        try: run(f"lmtricks GPT, bf16 + compile ({mode})", GPT(cfg), best["batch"], True, mode=mode)
+        except Exception as e: rows.append(dict(variant=f"lmtricks GPT ({mode})", batch=best["batch"], error=f"{type(e).__name__}: {str(e)[:150]}"))
     return dict(rows=rows, best=best, compile=comp, peak_flops=peak_flops(dev))
 
 def section_attention(c, dev, args):
@@ -151,10 +155,9 @@ def section_packing(c, dev, args):
     docs = docs_of(lengths, cfg.vocab_size)
     order = random.Random(0).sample(range(len(docs)), len(docs))
     rows_idx = pack_best_fit([d.numel() for d in docs], seq)
-    padded_batches, cur = [], []                # shuffled documents, as many per batch as fit B·seq slots padded to the longest
-    for j in order:
-        if cur and (len(cur) + 1) * max(docs[i].numel() for i in cur + [j]) > B * seq: padded_batches.append(cur); cur = []
-        cur.append(j)
+    # padded: B shuffled documents per batch, padded to the longest rounded up to a multiple of 128 (at most seq/128
+    # shapes, each warmed up before timing, as a long run would have them warm); packed: B best-fit rows of seq tokens
+    padded_batches = [order[i:i + B] for i in range(0, len(order) - B + 1, B)]
     setups = {"padded (pad to longest), sdpa": "sdpa", "packed, document mask, auto": "auto"}   # both: B·seq token slots
     state = {}
     for label, backend in setups.items():
@@ -166,21 +169,31 @@ def section_packing(c, dev, args):
         "A batch on the device and its number of real (non-pad) tokens."
         if label.startswith("padded"):
             chosen = [docs[j] for j in padded_batches[i]]
-            b = dict(collate_padded(chosen, 0), pos=None, mask=None)
+            b = collate_padded(chosen, 0)
+            L = min(seq, -(-b["input_ids"].shape[1] // 128) * 128)
+            pad = L - b["input_ids"].shape[1]
+            b = dict(input_ids=F.pad(b["input_ids"], (0, pad), value=0), labels=F.pad(b["labels"], (0, pad), value=-100),
+                     pos=None, mask=None)
         else:
             chosen = [docs[j] for r in range(i * B, (i + 1) * B) for j in rows_idx[r]]
             b = collate_packed([[docs[j] for j in rows_idx[r]] for r in range(i * B, (i + 1) * B)], seq, 0, "document")
         to = lambda v: v.to(dev) if torch.is_tensor(v) or isinstance(v, DocumentMask) else v
         return {k: to(v) for k, v in b.items()}, sum(d.numel() for d in chosen)
-    steps = min(8, len(rows_idx) // B - 2, len(padded_batches) - 2)
+    steps = min(args.pack_steps, len(rows_idx) // B - 2, len(padded_batches) - 2)
+    def train_step(s, b):
+        with autocast(dev, "bf16"):
+            logits = s["model"](b["input_ids"], pos=b["pos"], mask=b["mask"]).logits
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), b["labels"].flatten(), ignore_index=-100)
+        loss.backward(); s["opt"].step(); s["opt"].zero_grad(set_to_none=True)
+    warm = {}                                                     # one untimed step per padded shape first
+    for i in range(2, steps + 2):
+        b, _ = batch("padded (pad to longest), sdpa", i); warm.setdefault(tuple(b["input_ids"].shape), b)
+    for b in warm.values(): train_step(state["padded (pad to longest), sdpa"], b)
     for i in range(steps + 2):                                    # interleaved; the first two are warm-up
         for label, s in state.items():
             b, n_real = batch(label, i)
             sync(dev); t = time.perf_counter()
-            with autocast(dev, "bf16"):
-                logits = s["model"](b["input_ids"], pos=b["pos"], mask=b["mask"]).logits
-                loss = F.cross_entropy(logits.flatten(0, 1).float(), b["labels"].flatten(), ignore_index=-100)
-            loss.backward(); s["opt"].step(); s["opt"].zero_grad(set_to_none=True)
+            train_step(s, b)
             sync(dev)
             if i >= 2:
                 s["times"].append(time.perf_counter() - t); s["useful"] += n_real
@@ -189,7 +202,7 @@ def section_packing(c, dev, args):
                        non_pad=s["useful"] / s["slots"]) for label, s in state.items()}
     pad, pack = out["padded (pad to longest), sdpa"], out["packed, document mask, auto"]
     return dict(rows=out, speedup=pack["useful_tok_per_s"] / pad["useful_tok_per_s"], lengths_source=src, steps=steps,
-                mean_len=statistics.mean(lengths))
+                mean_len=statistics.mean(lengths), padded_shapes=sorted(warm))
 
 def section_loss(c, dev, args):
     lc = c["loss"]; cfg, steps, B = lc["model"], lc["steps"], lc["batch"]
@@ -218,6 +231,9 @@ def main():
     ap.add_argument("--device", default=None); ap.add_argument("--budget", type=float, default=270, help="seconds")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--only", nargs="*", default=None, help="run only these sections")
+    ap.add_argument("--compile-modes", nargs="*", default=[], help="extra torch.compile modes to try at the best batch size")
+    ap.add_argument("--batch-sizes", nargs="*", type=int, default=None, help="training batch sizes (default: the config's)")
+    ap.add_argument("--pack-steps", type=int, default=8, help="timed steps per arm in the packing section")
     args = ap.parse_args()
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     c = CONFIGS[args.config]

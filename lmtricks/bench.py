@@ -65,12 +65,13 @@ class TrainBench:
     `step()` in turn with other variants' benches so that all see the same load; `result()` gives the medians.
     `model(idx)` may return logits or a ModelOutput; the optimizer is the trainer's (`make_optimizer`: fused AdamW)."""
     def __init__(self, model: nn.Module, batch_size: int, seq_len: int, precision: str = "fp32", compile: bool = False,
-                 device=None):
+                 device=None, compile_mode: str | None = None):
         self.device = torch.device(device or default_device())
         self.model, self.precision, self.compile = model.to(self.device).train(), precision, compile
         cfg = TrainConfig()
         self.opt = make_optimizer(model, cfg)
-        self.loss = maybe_compile(self._loss, compile, self.device)      # compiled: the forward pass and the loss
+        kw = dict(mode=compile_mode) if compile_mode else {}            # e.g. "max-autotune-no-cudagraphs"
+        self.loss = maybe_compile(self._loss, compile, self.device, **kw)   # compiled: the forward pass and the loss
         x = torch.randint(0, model.cfg.vocab_size, (batch_size, seq_len + 1), generator=torch.Generator().manual_seed(0))
         self.inp, self.tgt = x[:, :-1].to(self.device), x[:, 1:].to(self.device)
         self.times = {"forward": [], "backward": [], "optimizer": []}
