@@ -102,6 +102,14 @@ def section_train(c, dev, args):
         if time.time() - T_START > 0.6 * args.budget: print(f"  (time budget: skipping compile mode {mode})"); break
         try: run(f"lmtricks GPT, bf16 + compile ({mode})", GPT(cfg), best["batch"], True, mode=mode)
         except Exception as e: rows.append(dict(variant=f"lmtricks GPT ({mode})", batch=best["batch"], error=f"{type(e).__name__}: {str(e)[:150]}"))
+    if comp and args.inductor_tuning and time.time() - T_START < 0.7 * args.budget:
+        import torch._dynamo as dynamo, torch._inductor.config as ic
+        dynamo.reset(); ic.coordinate_descent_tuning = True      # Inductor searches each kernel's launch config
+        try:
+            for label, m in (("lmtricks GPT", GPT(cfg)), ("nanoGPT architecture", NanoGPTRef(cfg))):
+                run(f"{label}, bf16 + compile (coordinate-descent tuning)", m, best["batch"], True)
+        except Exception as e: rows.append(dict(variant="coordinate-descent tuning", batch=best["batch"], error=f"{type(e).__name__}: {str(e)[:150]}"))
+        finally: ic.coordinate_descent_tuning = False; dynamo.reset()
     return dict(rows=rows, best=best, compile=comp, peak_flops=peak_flops(dev))
 
 def section_attention(c, dev, args):
@@ -233,6 +241,7 @@ def main():
     ap.add_argument("--only", nargs="*", default=None, help="run only these sections")
     ap.add_argument("--compile-modes", nargs="*", default=[], help="extra torch.compile modes to try at the best batch size")
     ap.add_argument("--batch-sizes", nargs="*", type=int, default=None, help="training batch sizes (default: the config's)")
+    ap.add_argument("--inductor-tuning", action="store_true", help="also time both models with Inductor's coordinate-descent tuning")
     ap.add_argument("--pack-steps", type=int, default=8, help="timed steps per arm in the packing section")
     args = ap.parse_args()
     dev = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
