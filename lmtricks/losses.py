@@ -4,14 +4,14 @@
 
 # %% ../nbs/10_losses.ipynb #be6a609e
 from __future__ import annotations
-import math
+import math, random, re, dataclasses
 from collections import deque
 import torch
 from .train import IGNORE, Callback, model_logits, token_nll
 
 # %% auto #0
-__all__ = ['LOSSES', 'segment_ids', 'position_in_doc', 'TokenLoss', 'PromptWeight', 'answer_only', 'SkipFirst', 'DropTopTokens',
-           'segment_means', 'LossTruncation', 'Rho1', 'make_loss']
+__all__ = ['LOSSES', 'segment_ids', 'position_in_doc', 'TokenLoss', 'PromptWeight', 'answer_only', 'answer_weight_share',
+           'SkipFirst', 'DropTopTokens', 'segment_means', 'LossTruncation', 'Rho1', 'make_loss', 'corrupt_answers']
 
 # %% ../nbs/10_losses.ipynb #961812bd
 def segment_ids(batch: dict) -> torch.Tensor:
@@ -96,6 +96,15 @@ class PromptWeight:
         return w * torch.where(ans, torch.ones_like(w), torch.full_like(w, self.w))
 
 def answer_only(on_empty: str = "raise") -> TokenLoss: return TokenLoss(PromptWeight(0.0, on_empty), name="answer_only")
+
+# %% ../nbs/10_losses.ipynb #b2c3d4e5
+def answer_weight_share(loss: TokenLoss, nll: torch.Tensor, batch: dict) -> float:
+    "The fraction of `loss`'s total weight on answer tokens of `batch` (needs `answer_mask`; `nll` drives selections)."
+    ans = _require_answer_mask(batch, "answer_weight_share")
+    w = loss.weights(nll, batch)
+    total = float(w.sum())
+    if total == 0: raise ValueError("the loss puts no weight on this batch (every token masked or dropped); nothing to share")
+    return float((w * ans.float()).sum()) / total
 
 # %% ../nbs/10_losses.ipynb #80da045d
 class SkipFirst:
@@ -196,3 +205,31 @@ def make_loss(name: str, **kw) -> TokenLoss:
     if name not in LOSSES: raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}")
     try: return LOSSES[name](**kw)
     except TypeError as e: raise ValueError(f"loss {name!r} got wrong knobs {sorted(kw)} ({e}); see LOSSES[{name!r}]") from None
+
+# %% ../nbs/10_losses.ipynb #e5f6a7b8
+_INT = re.compile(r"\d+")
+
+def _wrong_number(answer: str, rng: random.Random) -> str:
+    nums = _INT.findall(answer)
+    if not nums: raise ValueError(f"corrupt_answers(how='wrong_number'): the answer {answer[:40]!r} has no number; "
+                                  "use how='shuffle' for answers without numbers")
+    v = int(nums[-1])
+    new = v + rng.choice([d for d in range(-9, 10) if d and v + d >= 0])
+    return re.sub(rf"(?<!\d){nums[-1]}(?!\d)", str(new), answer)
+
+def corrupt_answers(examples: list, frac: float, seed: int = 0, how: str = "wrong_number") -> list:
+    "A copy of `examples` whose `round(frac * n)` randomly chosen answers are wrong (`meta['corrupted']`, `meta['clean_answer']`)."
+    if not 0 <= frac <= 1: raise ValueError(f"corrupt_answers frac={frac} must be in [0, 1]: the fraction of answers to corrupt")
+    if how not in ("wrong_number", "shuffle"): raise ValueError(f"corrupt_answers how={how!r}: choose 'wrong_number' or 'shuffle'")
+    rng, n = random.Random(f"corrupt_answers/{seed}/{how}"), len(examples)
+    bad = set(rng.sample(range(n), round(frac * n)))
+    out = []
+    for i, ex in enumerate(examples):
+        ans = ex.answer
+        if i in bad and how == "wrong_number": ans = _wrong_number(ex.answer, rng)
+        elif i in bad:
+            donors = [j for j in range(n) if examples[j].answer != ex.answer]
+            if not donors: raise ValueError("corrupt_answers(how='shuffle'): every example has the same answer; use how='wrong_number'")
+            ans = examples[rng.choice(donors)].answer
+        out.append(dataclasses.replace(ex, answer=ans, meta=dict(ex.meta, corrupted=i in bad, clean_answer=ex.answer)))
+    return out

@@ -11,9 +11,10 @@ import torch
 from .data import ByteTokenizer, data_file, mix_seed
 
 # %% auto #0
-__all__ = ['SPLITS', 'SPLIT_FRACTIONS', 'TASKS', 'QA', 'split_of', 'item_id', 'held_out', 'key_lookup', 'arithmetic', 'reversal',
-           'copy_first', 'multi_step_lookup', 'make_task', 'encode_qa', 'collate_qa', 'QABatches', 'exact_match',
-           'exact_match_rate', 'load_gsm8k', 'alpaca_prompt', 'load_alpaca']
+__all__ = ['SPLITS', 'SPLIT_FRACTIONS', 'TASKS', 'WORD_NAMES', 'WORD_THINGS', 'WORD_TEMPLATES', 'QA', 'split_of', 'item_id',
+           'held_out', 'key_lookup', 'arithmetic', 'reversal', 'copy_first', 'multi_step_lookup', 'make_task',
+           'word_problems', 'encode_qa', 'collate_qa', 'QABatches', 'exact_match', 'exact_match_rate', 'load_gsm8k',
+           'alpaca_prompt', 'load_alpaca']
 
 # %% ../nbs/02_tasks.ipynb #4e5b6289
 @dataclass
@@ -163,6 +164,39 @@ def make_task(name: str, n: int, seed: int = 0, split: str = "train", **knobs) -
     if bad: raise ValueError(f"task {name!r} has no knob {bad[0]!r}; its knobs are {valid}")
     if n < 0: raise ValueError(f"n={n} must be >= 0")
     return fn(n, seed, split, **knobs)
+
+# %% ../nbs/02_tasks.ipynb #920359b5
+WORD_NAMES = ("Tom", "Lily", "Ben", "Mia", "Sam", "Anna", "Max", "Lucy", "Jack", "Emma", "Leo", "Sara")
+WORD_THINGS = ("apples", "books", "cats", "balls", "cups", "coins", "shells", "stars", "cards", "pens", "eggs", "toys")
+WORD_TEMPLATES = (   # (op, question, the story restated in the worked answer)
+    ("+", "{n} has {a} {x}. {m} gives {n} {b} more {x}. How many {x} does {n} have now?", "{n} had {a} {x} and got {b} more."),
+    ("+", "There are {a} {x} in a box. {n} puts {b} more {x} in the box. How many {x} are in the box now?",
+     "The box had {a} {x} and {n} added {b}."),
+    ("+", "{n} found {a} {x} in the morning and {b} {x} in the evening. How many {x} did {n} find in all?",
+     "{n} found {a} {x} and then {b} more."),
+    ("-", "{n} had {a} {x}. {n} gave {b} {x} to {m}. How many {x} does {n} have left?", "{n} had {a} {x} and gave away {b}."),
+    ("-", "A shop had {a} {x}. The shop sold {b} {x}. How many {x} does the shop have left?", "The shop had {a} {x} and sold {b}."),
+    ("-", "{n} wants {a} {x}. {n} already has {b} {x}. How many more {x} does {n} need?", "{n} wants {a} {x} and has {b}."),
+)
+
+@held_out
+def word_problems(n: int, seed: int = 0, max_value: int = 99, answer: str = "short") -> list[QA]:
+    "`a + b` or `a - b` told as a short story from one of `WORD_TEMPLATES`; the answer is the number or worked steps."
+    _require(max_value >= 2, f"max_value={max_value} must be >= 2 (operands are drawn from 1..max_value)")
+    _require(answer in ("short", "long"), f"answer={answer!r}: choose 'short' (the number) or 'long' (worked steps)")
+    rng, out = random.Random(f"word_problems/{seed}"), []
+    for _ in range(n):
+        op, question, story = rng.choice(WORD_TEMPLATES)
+        a, b = rng.randint(1, max_value), rng.randint(1, max_value)
+        if op == "-" and a < b: a, b = b, a
+        r = _OPS[op](a, b)
+        name, other = rng.sample(WORD_NAMES, 2)
+        f = dict(n=name, m=other, x=rng.choice(WORD_THINGS), a=a, b=b)
+        ans = str(r) if answer == "short" else f"{story.format(**f)} {a} {op} {b} = {r}. The answer is {r}."
+        out.append(QA(question.format(**f), ans, "word_problems", {"id": f"{min(a, b)},{max(a, b)}", "final": str(r), "op": op}))
+    return out
+
+TASKS["word_problems"] = word_problems
 
 # %% ../nbs/02_tasks.ipynb #1e61bd7a
 def encode_qa(ex: QA, tok, block_size: int | None = None) -> dict:
