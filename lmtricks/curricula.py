@@ -4,7 +4,7 @@
 
 # %% ../nbs/30_curricula.ipynb #ce708caa
 from __future__ import annotations
-import copy, dataclasses, hashlib, json, math, random, time
+import copy, dataclasses, hashlib, json, math, random, string, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,13 +12,16 @@ import torch.nn.functional as F
 from .core import atomic_write_json, read_json
 from .data import mix_seed
 from .eval import answer_nll
-from .tasks import QA, TASKS, collate_qa, encode_qa
+from .tasks import QA, TASKS, collate_qa, encode_qa, held_out
 from .train import SCHEDULES, IGNORE, Callback, TrainConfig, lr_at, train, token_nll
 
 # %% auto #0
-__all__ = ['WSD_DECAY_FRAC', 'BANDS', 'ORDERS', 'SKILLS', 'make_wsd', 'cramming_triangle', 'TimeBudget', 'train_for_time',
-           'fingerprint', 'score_documents', 'prune_by_score', 'order_documents', 'CurriculumStream', 'reverse_first',
-           'SkillMixture', 'SkillIt', 'skill_losses', 'skills_graph', 'measure_skills_graph']
+__all__ = ['WSD_DECAY_FRAC', 'NOISE_ALPHABET', 'BOILERPLATE', 'JUNK_KINDS', 'BANDS', 'ORDERS', 'SKILLS', 'TARGET_SKILL',
+           'make_wsd', 'cramming_triangle', 'TimeBudget', 'train_for_time', 'LinearWarmup', 'byte_noise', 'boilerplate',
+           'shuffle_words', 'junk_pool', 'fingerprint', 'score_documents', 'make_windows', 'score_windows',
+           'prune_by_score', 'order_documents', 'CurriculumStream', 'WindowBatches', 'WindowCurriculum',
+           'reverse_first', 'add_carry', 'add_tens_sum', 'add_tens', 'SkillMixture', 'SkillIt', 'skill_losses',
+           'skills_graph', 'measure_skills_graph', 'steps_to_reach']
 
 # %% ../nbs/30_curricula.ipynb #ff78228d
 WSD_DECAY_FRAC = 0.2
@@ -81,6 +84,75 @@ def train_for_time(model, data, cfg: TrainConfig, budget: TimeBudget, eval_fn=No
     run_cfg = dataclasses.replace(cfg, steps=max_steps, warmup=0, eval_every=0, ckpt_every=0, progress=False)
     return train(model, data, run_cfg, out_dir, eval_fn=eval_fn, callbacks=[budget, *callbacks], device=device, **kw)
 
+# %% ../nbs/30_curricula.ipynb #67467265
+class LinearWarmup(Callback):
+    "Multiply the scheduled LR by min(1, (step + 1) / `steps`): one warmup for every schedule (use with `TrainConfig(warmup=0)`)."
+    def __init__(self, steps: int):
+        if not (isinstance(steps, int) and steps >= 1): raise ValueError(f"steps={steps!r} must be an integer >= 1 (the warmup updates)")
+        self.steps = steps
+    def on_step_start(self, state, lr): return lr * min(1.0, (state.step + 1) / self.steps)
+
+# %% ../nbs/30_curricula.ipynb #3c03602a
+NOISE_ALPHABET = string.ascii_letters + string.digits + string.punctuation + " "
+
+def byte_noise(n: int, seed: int = 0, length: int = 600) -> list[str]:
+    "`n` documents of random printable characters, each `length` ± 50% long."
+    if length < 2: raise ValueError(f"length={length} must be >= 2 characters")
+    rng = random.Random(f"byte_noise/{seed}")
+    return ["".join(rng.choices(NOISE_ALPHABET, k=rng.randint(length // 2, length * 3 // 2))) for _ in range(n)]
+
+BOILERPLATE = (
+    "Copyright (c) {year} {name}. All rights reserved. Click here to subscribe to our newsletter and never miss a story. "
+    "Terms of service | Privacy policy | Contact us at {email}.",
+    "This website uses cookies to improve your experience. By continuing to browse the site you agree to our use of "
+    "cookies. Accept all | Manage settings | Learn more at {url}.",
+    "Page {page} of {pages}. Previous | Next | Back to top. Share this story with your friends. Posted by {name} on {date}. "
+    "{n} comments.",
+)
+_NAMES = ("Anna Smith", "Tom Brown", "Lily Green", "Max Miller", "Sara Jones", "Ben Clark", "Mia White", "Sam Hill")
+
+def boilerplate(n: int, seed: int = 0, templates=BOILERPLATE) -> list[str]:
+    "`n` near-duplicate boilerplate documents: one to three templates with random names, years, dates and numbers."
+    if not templates: raise ValueError("templates is empty; give at least one template string")
+    rng = random.Random(f"boilerplate/{seed}")
+    def one(t):
+        name = rng.choice(_NAMES)
+        return t.format(year=rng.randint(1998, 2024), name=name, email=name.split()[0].lower() + "@example.com",
+                        url=f"www.{name.split()[1].lower()}.com/help", page=rng.randint(1, 9), pages=rng.randint(10, 40),
+                        date=f"{rng.randint(1, 28)}/{rng.randint(1, 12)}/{rng.randint(2010, 2024)}", n=rng.randint(0, 99))
+    return [" ".join(one(rng.choice(templates)) for _ in range(rng.randint(1, 3))) for _ in range(n)]
+
+def shuffle_words(docs: list[str], seed: int = 0) -> list[str]:
+    "Each document with its words (split on whitespace) in a random order: the same words, no syntax."
+    rng = random.Random(f"shuffle_words/{seed}")
+    out = []
+    for d in docs:
+        w = d.split(); rng.shuffle(w); out.append(" ".join(w))
+    return out
+
+JUNK_KINDS = ("noise", "boilerplate", "shuffled")
+
+def junk_pool(clean: list[str], junk_frac: float = 0.3, seed: int = 0, kinds=JUNK_KINDS) -> tuple[list[str], list[str]]:
+    """`clean` documents mixed with junk documents making up `junk_frac` of all characters (equal parts per kind),
+    shuffled. Returns `(docs, labels)`: a label per document, 'clean' or the junk kind."""
+    if not 0 <= junk_frac < 1: raise ValueError(f"junk_frac={junk_frac} must be in [0, 1), e.g. 0.3 for 30% junk")
+    bad = [k for k in kinds if k not in JUNK_KINDS]
+    if bad: raise ValueError(f"unknown junk kind {bad[0]!r}; choose from {JUNK_KINDS}")
+    if not clean: raise ValueError("junk_pool needs at least one clean document")
+    rng = random.Random(f"junk_pool/{seed}")
+    per_kind = junk_frac / (1 - junk_frac) * sum(map(len, clean)) / max(1, len(kinds))
+    docs, labels = list(clean), ["clean"] * len(clean)
+    for k, kind in enumerate(kinds):
+        made, i = 0, 0
+        while made < per_kind:
+            s = seed * 1000 + 10 * i + k
+            d = (byte_noise(1, s)[0] if kind == "noise" else boilerplate(1, s)[0] if kind == "boilerplate"
+                 else shuffle_words([rng.choice(clean)], s)[0])
+            d = d[:max(1, math.ceil(per_kind - made))]                      # the last one is cut to the budget
+            docs.append(d); labels.append(kind); made += len(d); i += 1
+    order = list(range(len(docs))); rng.shuffle(order)
+    return [docs[i] for i in order], [labels[i] for i in order]
+
 # %% ../nbs/30_curricula.ipynb #36849ee1
 def _windows(doc_tokens: list, block_size: int, eos_id: int | None):
     for d, ids in enumerate(doc_tokens):
@@ -134,6 +206,47 @@ def score_documents(model, doc_tokens: list, block_size: int, eos_id: int | None
     out = dict(log_ppl=(nll_sum / count).tolist(), el2n=(el2n_sum / count).tolist(), n_tokens=count.long().tolist())
     if cache is not None: atomic_write_json(cache, dict(key=key, **out))
     return out
+
+# %% ../nbs/30_curricula.ipynb #34134382
+def make_windows(docs: list[str], tok, block_size: int, labels=None, clean_label: str = "clean") -> dict:
+    """Cut `docs` (each followed by eos) into windows of `block_size + 1` tokens at stride `block_size`: `windows`
+    (N, block_size + 1); with `labels` (one per document) also `label` (majority label of each window's targets)
+    and `junk` (the fraction of its targets whose document is not `clean_label`)."""
+    if block_size < 1: raise ValueError(f"block_size={block_size} must be >= 1")
+    if labels is not None and len(labels) != len(docs):
+        raise ValueError(f"got {len(labels)} labels for {len(docs)} documents; give one label per document")
+    ids, lab = [], []
+    names = sorted(set(labels)) if labels is not None else []
+    for i, d in enumerate(docs):
+        t = tok.encode(d) + [tok.eos_id]
+        ids.extend(t)
+        if labels is not None: lab.extend([names.index(labels[i])] * len(t))
+    n = (len(ids) - 1) // block_size
+    if n < 1: raise ValueError(f"the documents give {len(ids)} tokens, fewer than block_size + 1 = {block_size + 1}; "
+                               "use more documents or a smaller block_size")
+    idx = torch.arange(n)[:, None] * block_size + torch.arange(block_size + 1)      # (N, T+1)
+    out = dict(windows=torch.tensor(ids, dtype=torch.long)[idx])
+    if labels is not None:
+        tl = torch.tensor(lab)[idx[:, 1:]]                                           # (N, T): the label of each target
+        counts = F.one_hot(tl, len(names)).sum(1)                                     # (N, n_labels)
+        out["label"] = [names[i] for i in counts.argmax(1).tolist()]
+        clean = names.index(clean_label) if clean_label in names else None
+        out["junk"] = (1 - (counts[:, clean].float() / block_size if clean is not None else torch.zeros(n))).tolist()
+    return out
+
+@torch.no_grad()
+def score_windows(model, windows, batch_size: int = 256) -> np.ndarray:
+    "Mean next-token NLL (nats per token: the log perplexity) of each window (N, T+1) under `model`."
+    w = torch.as_tensor(windows)
+    if w.dim() != 2 or w.shape[1] < 2: raise ValueError(f"windows must be (N, T+1) with T >= 1; got shape {tuple(w.shape)}")
+    was_training = model.training; model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    for c in w.split(batch_size):
+        c = c.to(dev)
+        out.append(token_nll(model(c[:, :-1]).logits, c[:, 1:]).mean(1).double().cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy()
 
 # %% ../nbs/30_curricula.ipynb #65f0650d
 BANDS = ("low", "middle", "high", "random")
@@ -192,6 +305,72 @@ class CurriculumStream:
         w = self.tokens[starts[:, None] + torch.arange(self.block_size + 1)]     # (B, T+1)
         return dict(input_ids=w[:, :-1].contiguous(), labels=w[:, 1:].contiguous())
 
+# %% ../nbs/30_curricula.ipynb #9ce7e50e
+def _rows(batch: torch.Tensor) -> dict:
+    return dict(input_ids=batch[:, :-1].contiguous(), labels=batch[:, 1:].contiguous())
+
+def _window_tensor(windows) -> torch.Tensor:
+    w = torch.as_tensor(windows, dtype=torch.long)
+    if w.dim() != 2 or w.shape[0] < 1 or w.shape[1] < 2:
+        raise ValueError(f"windows must be a non-empty (N, T+1) tensor of token ids with T >= 1; got shape {tuple(w.shape)}")
+    return w
+
+class WindowBatches:
+    "Training rows from fixed windows (N, T+1), in epochs: every epoch visits each window once, in a fresh random order."
+    def __init__(self, windows, batch_size: int, seed: int = 0, micro_batches: int = 1):
+        self.windows = _window_tensor(windows)
+        if batch_size < 1 or micro_batches < 1: raise ValueError(f"batch_size={batch_size} and micro_batches={micro_batches} must be >= 1")
+        self.batch_size, self.seed, self.micro_batches = batch_size, seed, micro_batches
+        self._perm = {}
+
+    def __len__(self): return len(self.windows)
+
+    def epochs(self, steps: int) -> float:
+        "How many times `steps` updates go through the windows."
+        return steps * self.micro_batches * self.batch_size / len(self)
+
+    def _order(self, epoch: int) -> torch.Tensor:
+        if epoch not in self._perm:
+            if len(self._perm) > 4: self._perm.clear()
+            self._perm[epoch] = torch.randperm(len(self), generator=torch.Generator().manual_seed(mix_seed(self.seed, epoch)))
+        return self._perm[epoch]
+
+    def indices(self, step: int, micro: int = 0) -> torch.Tensor:
+        "The window indices of micro-batch `micro` of update `step`."
+        if not 0 <= micro < self.micro_batches:
+            raise ValueError(f"micro-batch {micro} of update {step}, but this source serves micro_batches={self.micro_batches}; "
+                             "build it with micro_batches = train.grad_accum")
+        pos = (step * self.micro_batches + micro) * self.batch_size + torch.arange(self.batch_size)
+        ep, at = pos // len(self), pos % len(self)
+        return torch.stack([self._order(int(e))[int(a)] for e, a in zip(ep, at)])
+
+    def batch(self, step: int, micro: int = 0) -> dict: return _rows(self.windows[self.indices(step, micro)])
+
+class WindowCurriculum:
+    "Rows from windows in curriculum `order`: update `step` samples a region of `region` of the ordered list that slides from its start to its end."
+    def __init__(self, windows, order, batch_size: int, total_steps: int, region: float = 0.25, seed: int = 0):
+        self.windows = _window_tensor(windows)
+        self.order = torch.as_tensor(list(order), dtype=torch.long)
+        if len(self.order) == 0 or len(set(self.order.tolist())) != len(self.order) or int(self.order.min()) < 0 \
+                or int(self.order.max()) >= len(self.windows):
+            raise ValueError(f"order must list distinct window indices in [0, {len(self.windows)}); got {len(self.order)} "
+                             "entries (use order_documents(scores, how) over the windows' scores)")
+        if not 0 < region <= 1: raise ValueError(f"region={region} must be in (0, 1]: the fraction of the ordered windows visible at each step")
+        if total_steps < 1 or batch_size < 1: raise ValueError(f"total_steps={total_steps} and batch_size={batch_size} must be >= 1")
+        self.batch_size, self.total_steps, self.seed = batch_size, total_steps, seed
+        self.width = max(1, round(region * len(self.order)))
+
+    def span(self, step: int) -> tuple[int, int]:
+        "The [lo, hi) positions in `order` that update `step` samples from."
+        p = min(1.0, step / max(1, self.total_steps - 1))
+        lo = int(round(p * (len(self.order) - self.width)))
+        return lo, lo + self.width
+
+    def batch(self, step: int, micro: int = 0) -> dict:
+        lo, hi = self.span(step)
+        g = torch.Generator().manual_seed(mix_seed(self.seed, step, micro))
+        return _rows(self.windows[self.order[lo + torch.randint(0, hi - lo, (self.batch_size,), generator=g)]])
+
 # %% ../nbs/30_curricula.ipynb #413fc737
 def reverse_first(n: int, seed: int = 0, length: int = 16, k: int = 4) -> list[QA]:
     "The first `k` characters of a random string of `length`, reversed (composes `copy_first` and `reversal`)."
@@ -204,8 +383,39 @@ def reverse_first(n: int, seed: int = 0, length: int = 16, k: int = 4) -> list[Q
 
 TASKS["reverse_first"] = reverse_first
 
-SKILLS = {"copy_first": dict(length=16, k=4), "reversal": dict(length=4, noise_len=0),
-          "reverse_first": dict(length=16, k=4), "arithmetic": dict(n_digits=2, noise_len=0)}
+# %% ../nbs/30_curricula.ipynb #76e48cf8
+_ADDITION = {"carry": lambda a, b: int(a % 10 + b % 10 >= 10), "tsum": lambda a, b: a // 10 + b // 10,
+             "tens": lambda a, b: (a + b) // 10 % 10}
+
+def _addition(n: int, seed: int, skill: str, max_operand: int) -> list[QA]:
+    if not 9 <= max_operand <= 99: raise ValueError(f"max_operand={max_operand} must be in 9..99 (two-digit operands)")
+    rng = random.Random(f"add/{seed}")
+    pairs = [(a, b) for a in range(max_operand + 1) for b in range(max_operand + 1)]
+    out = []
+    while len(out) < n:                                        # every pair once before any repeats
+        rng.shuffle(pairs)
+        out += [QA(f"{a:02d}+{b:02d} {skill}=", str(_ADDITION[skill](a, b)), "add", {"id": f"{a}+{b}", "skill": skill})
+                for a, b in pairs[:n - len(out)]]
+    return out
+
+@held_out
+def add_carry(n: int, seed: int = 0, max_operand: int = 49) -> list[QA]:
+    "Whether the units column of `a + b` carries (`1` or `0`)."
+    return _addition(n, seed, "carry", max_operand)
+
+@held_out
+def add_tens_sum(n: int, seed: int = 0, max_operand: int = 49) -> list[QA]:
+    "The sum of the tens digits of `a` and `b`, without the carry."
+    return _addition(n, seed, "tsum", max_operand)
+
+@held_out
+def add_tens(n: int, seed: int = 0, max_operand: int = 49) -> list[QA]:
+    "The tens digit of `a + b` (the tens digits' sum plus the units' carry)."
+    return _addition(n, seed, "tens", max_operand)
+
+TASKS.update(add_carry=add_carry, add_tens_sum=add_tens_sum, add_tens=add_tens)
+SKILLS = {"add_carry": {}, "add_tens_sum": {}, "add_tens": {}, "reversal": dict(length=3, noise_len=0)}
+TARGET_SKILL = "add_tens"
 
 # %% ../nbs/30_curricula.ipynb #6ebecc25
 class SkillMixture:
@@ -290,3 +500,10 @@ def measure_skills_graph(model, sources: dict, eval_losses, cfg: TrainConfig, de
         m.eval(); after.append(np.asarray(eval_losses(m), dtype=float))
     after = np.stack(after)
     return dict(before=before, after=after, graph=skills_graph(before, after))
+
+# %% ../nbs/30_curricula.ipynb #9181b233
+def steps_to_reach(records, key: str, threshold: float, below: bool = True):
+    "The first `step` of `records` (e.g. metrics.jsonl) whose `key` is <= `threshold` (>= with `below=False`), or None."
+    for r in records:
+        if key in r and (r[key] <= threshold if below else r[key] >= threshold): return r["step"]
+    return None
