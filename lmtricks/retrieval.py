@@ -10,18 +10,18 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Config
+from .core import Config, apply_overrides
 from .data import mix_seed, data_file
 from .model import GPT, GPTConfig, Block, Rotary, RMSNorm
 from .train import Callback, IGNORE
 
 # %% auto #0
 __all__ = ['RELATIONS', 'ChunkedCorpus', 'chunk_documents', 'BagOfTokens', 'ChunkStore', 'RetroConfig', 'NeighbourEncoder',
-           'ChunkedCrossAttention', 'RetroBlock', 'retrofit', 'RetroBatches', 'StoreBuilder', 'Retriever',
-           'retro_generate', 'ngrams', 'copy_rate', 'ffn_input_module', 'lm_keys', 'model_fingerprint', 'KNNStore',
-           'build_knn_store', 'knn_log_probs', 'knn_lm_log_probs', 'knn_lm_nll', 'Fact', 'load_longtail_facts',
-           'synthetic_facts', 'fact_ids', 'fact_document', 'fits', 'select_facts', 'continuation_logprobs',
-           'rank_of_true']
+           'ChunkedCrossAttention', 'RetroBlock', 'retrofit', 'widen_to_flops', 'RetroBatches', 'StoreBuilder',
+           'Retriever', 'retro_generate', 'ngrams', 'copy_rate', 'ffn_input_module', 'lm_keys', 'model_fingerprint',
+           'KNNStore', 'build_knn_store', 'knn_log_probs', 'knn_lm_log_probs', 'knn_lm_nll', 'Fact',
+           'load_longtail_facts', 'synthetic_facts', 'fact_ids', 'fact_document', 'fits', 'select_facts',
+           'continuation_logprobs', 'rank_of_true', 'fact_knn_batches']
 
 # %% ../nbs/40_retrieval.ipynb #1c679373
 def _faiss():
@@ -301,6 +301,19 @@ def retrofit(model: GPT, rc: RetroConfig) -> GPT:
     model.batch_keys.add("neighbours")
     model.retro = rc
     return model
+
+def widen_to_flops(cfg: GPTConfig, flops_per_token: float, seq_len: int | None = None) -> GPTConfig:
+    """`cfg` with the FFN widened (`mlp_ratio`) so that a GPT of it costs the closest to `flops_per_token` that a hidden
+    width in steps of 8 allows: the dense arm matched to a RETRO model's FLOPs (FLOPs are linear in the hidden width)."""
+    at = lambda r: apply_overrides(cfg, {"mlp_ratio": r})
+    hid = lambda c: GPT(c).blocks[0].mlp.w_out.in_features
+    c0, c1 = cfg, at(cfg.mlp_ratio + 24 / cfg.d_model)
+    f0, f1 = GPT(c0).flops_per_token(seq_len), GPT(c1).flops_per_token(seq_len)
+    if flops_per_token < f0:
+        raise ValueError(f"flops_per_token={flops_per_token:.3g} is below the model's own {f0:.3g}; widen_to_flops only widens")
+    h0, h1 = hid(c0), hid(c1)
+    h = h0 + 8 * round((flops_per_token - f0) / (f1 - f0) * (h1 - h0) / 8)
+    return at(3 * h / (2 * cfg.d_model) if cfg.mlp == "swiglu" else (h + 0.5) / cfg.d_model)   # the ratio whose width is h
 
 # %% ../nbs/40_retrieval.ipynb #2953d0e2
 class RetroBatches:
@@ -602,9 +615,11 @@ def select_facts(facts: list[Fact], tok, chunk: int, freqs, per_bin: int, n_cand
     return chosen, freq, cands
 
 @torch.no_grad()
-def continuation_logprobs(model, prefixes: torch.Tensor, conts: list, pad_id: int, neighbours=None, batch_size: int = 256):
+def continuation_logprobs(model, prefixes: torch.Tensor, conts: list, pad_id: int, neighbours=None, batch_size: int = 256,
+                          knn: dict | None = None):
     """Σ log p(continuation tokens | prefix) for each row: `prefixes` (N, P) ids, `conts` N lists of ids; `neighbours`
-    (N, L, k, 2m) for a RETRO model (None: retrieval off)."""
+    (N, L, k, 2m) for a RETRO model (None: retrieval off); `knn=dict(store=, k=, lam=, temperature=1)` scores each
+    token with the kNN-LM mixture instead of the LM."""
     out = torch.empty(len(conts))
     for i in range(0, len(conts), batch_size):
         c = conts[i:i + batch_size]
@@ -614,18 +629,35 @@ def continuation_logprobs(model, prefixes: torch.Tensor, conts: list, pad_id: in
         tgt = torch.full((len(c), n), IGNORE)
         for j, x in enumerate(c): ids[j, prefixes.shape[1]:prefixes.shape[1] + len(x)] = torch.tensor(x); tgt[j, :len(x)] = torch.tensor(x)
         kw = {} if neighbours is None else dict(neighbours=neighbours[i:i + batch_size])
-        lp = model(ids[:, :-1], **kw).logits[:, prefixes.shape[1] - 1:].float().log_softmax(-1)
+        if knn is None: lp = model(ids[:, :-1], **kw).logits[:, prefixes.shape[1] - 1:].float().log_softmax(-1)
+        else:
+            keys, logits = lm_keys(model, ids[:, :-1], **kw)
+            keys, logits = keys[:, prefixes.shape[1] - 1:], logits[:, prefixes.shape[1] - 1:]
+            d2, vals = knn["store"].search(keys.flatten(0, 1), knn["k"])
+            kl = knn_log_probs(d2, vals, logits.shape[-1], knn.get("temperature", 1.0))
+            lp = knn_lm_log_probs(logits.flatten(0, 1), kl, knn["lam"]).view_as(logits)
         out[i:i + len(c)] = (lp.gather(-1, tgt.clamp(min=0)[..., None])[..., 0] * (tgt != IGNORE)).sum(1)
     return out
 
-def rank_of_true(model, facts, cands, tok, chunk: int, retriever=None) -> torch.Tensor:
+def rank_of_true(model, facts, cands, tok, chunk: int, retriever=None, knn: dict | None = None) -> torch.Tensor:
     """For each fact, the rank (0 = best) of its true object (`cands[i][0]`) among its candidates by Σ log p of the
     object's tokens after the prompt; ties count against the true object. With `retriever`, the prompt chunk's
-    neighbours are retrieved (retrieval on)."""
+    neighbours are retrieved (retrieval on); with `knn` (see `continuation_logprobs`), the kNN-LM scores."""
     prompts = torch.tensor([fact_ids(f, tok, chunk)[0] for f in facts])
     C = len(cands[0])
     pre = prompts.repeat_interleave(C, 0)
     conts = [tok.encode(" " + o) for cs in cands for o in cs]
     nb = retriever(prompts).repeat_interleave(C, 0) if retriever is not None else None
-    s = continuation_logprobs(model, pre, conts, tok.pad_id, nb).view(len(facts), C)
+    s = continuation_logprobs(model, pre, conts, tok.pad_id, nb, knn=knn).view(len(facts), C)
     return (s[:, 1:] >= s[:, :1]).sum(1)
+
+def fact_knn_batches(facts, tok, chunk: int, batch_size: int = 256):
+    "Each fact once as kNN-LM store text: dicts of input_ids (the fact document but its last token) and labels (padding ignored)."
+    docs = torch.tensor([_pad_to(fact_document(f, tok, chunk), 2 * chunk, tok.pad_id) for f in facts])
+    for i in range(0, len(docs), batch_size):
+        d = docs[i:i + batch_size]
+        y = d[:, 1:].clone(); y[y == tok.pad_id] = IGNORE
+        yield dict(input_ids=d[:, :-1], labels=y)
+
+def _pad_to(ids: list, n: int, pad_id: int) -> list: return ids + [pad_id] * (n - len(ids))
+
