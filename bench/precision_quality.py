@@ -17,7 +17,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     os.environ.setdefault("LMTRICKS_RUNS", tempfile.mkdtemp(prefix="lmtricks-precision-"))
     import torch
-    from lmtricks.experiment import get_preset, with_seed, run_lm, paired_comparison, describe_comparison, fmt_mean_std
+    from lmtricks.experiment import get_preset, with_seed, run_lm, paired_comparison, describe_comparison, fmt_mean_std, mean_std
     dev = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     vals, runs, t0 = {}, {}, time.time()
     for seed in args.seeds:                      # interleaved: a drift of the machine hits both arms alike
@@ -28,11 +28,12 @@ def main(argv=None):
             runs.setdefault(prec, {})[seed] = {k: s.get(k) for k in ("val_loss", "final_loss", "updates", "tokens", "precision", "wall_time_s")}
             print(f"seed {seed} {prec}: val_loss {s['val_loss']:.4f}", flush=True)
     c = paired_comparison(vals, baseline="fp32", higher_is_better=False)[0]
-    lo, hi = c["interval"]
+    (m32, s32), (m16, s16) = mean_std(vals["fp32"]), mean_std(vals["bf16"])
     res = dict(preset=args.preset, device=dev, card=torch.cuda.get_device_name() if dev == "cuda" else "cpu",
                torch=torch.__version__, seeds=args.seeds, val_loss=vals, runs=runs, comparison=c,
                fp32=fmt_mean_std(vals["fp32"], 4), bf16=fmt_mean_std(vals["bf16"], 4),
-               same_quality=bool(lo <= 0 <= hi) or abs(c["mean_diff"]) < 0.01, wall_time_s=time.time() - t0)
+               same_quality=abs(m16 - m32) <= max(s16, s32),   # issue 12: the means end within each other's spread
+               wall_time_s=time.time() - t0)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f: json.dump(res, f, indent=1, default=str)
     print(f"\n| precision | val loss ({len(args.seeds)} seeds, {res['card']}) |\n|---|---|\n| fp32 | {res['fp32']} |\n| bf16 | {res['bf16']} |")
