@@ -4,11 +4,10 @@
 
 # %% ../nbs/04_train.ipynb #621787e8
 from __future__ import annotations
-import functools, io, json, math, numbers, os, random, signal, threading, time
+import functools, json, math, numbers, time
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -18,12 +17,15 @@ from .core import (Config, PRECISIONS, resolve_precision, seed_everything, autoc
                            atomic_write_json, append_jsonl, read_jsonl, read_json, environment_info, open_run_dir,
                            as_json, say, maybe_compile, CKPT, CONFIG, METRICS, SUMMARY)
 from .model import batch_inputs
+from .checkpoint import (dist_setup, _all_sum, _from_rank0, _agree, _set_rng_state, save_checkpoint,
+                                 load_checkpoint, load_model_state, NonFiniteLoss, TrainingInterrupted,
+                                 _Sigint, _params_finite, _adapt_accum)
+from .callbacks import (Callback, TrainState, _collect_callbacks, callback_states,
+                                load_callback_states)
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'COMPILE_MIN_STEPS', 'IGNORE', 'TrainConfig', 'lr_at', 'param_groups', 'make_optimizer', 'token_nll',
-           'model_logits', 'next_token_loss', 'dist_setup', 'save_checkpoint', 'load_checkpoint', 'load_model_state',
-           'Callback', 'TrainState', 'callback_states', 'load_callback_states', 'accumulate_gradients', 'NonFiniteLoss',
-           'TrainingInterrupted', 'train']
+           'model_logits', 'next_token_loss', 'accumulate_gradients', 'train']
 
 # %% ../nbs/04_train.ipynb #76cc3aec
 def _constant(step, total, warmup, min_frac): return 1.0
@@ -126,149 +128,6 @@ def next_token_loss(model, batch: dict):
     labels = batch["labels"]
     return token_nll(model_logits(model, batch), labels).sum(), (labels != IGNORE).sum()
 
-# %% ../nbs/04_train.ipynb #fa4978c4
-def dist_setup() -> tuple[int, int]:
-    "Initialise torch.distributed from torchrun's environment when WORLD_SIZE > 1. Returns (rank, world_size)."
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl": torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group(backend)
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-
-def _all_sum(t: torch.Tensor) -> torch.Tensor:
-    if dist.is_initialized(): dist.all_reduce(t)
-    return t
-
-def _from_rank0(fn):
-    "Run `fn()` on rank 0 and return its result, or raise its exception, on every rank."
-    res = None
-    if not dist.is_initialized() or dist.get_rank() == 0:
-        try: res = (fn(), None)
-        except Exception as e: res = (None, e)
-    if dist.is_initialized(): box = [res]; dist.broadcast_object_list(box, 0); res = box[0]
-    if res[1] is not None: raise res[1]
-    return res[0]
-
-def _agree(lr: float, stop: bool, device) -> tuple[float, bool]:
-    "Rank 0's learning rate, and whether any rank wants to stop."
-    if not dist.is_initialized(): return lr, stop
-    t = torch.tensor([lr if dist.get_rank() == 0 else 0.0, float(stop)], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return float(t[0]), bool(t[1] > 0)
-
-# %% ../nbs/04_train.ipynb #c5299d9a
-def _rng_state() -> dict:
-    return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
-
-def _set_rng_state(s: dict):
-    random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
-    if s.get("cuda") is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
-
-def save_checkpoint(path, model: nn.Module, opt: torch.optim.Optimizer | None, step: int, meta: dict | None = None,
-                    callbacks: dict | None = None):
-    "Atomically save model, optimizer, step, RNG state, callback states and `meta` to `path`."
-    buf = io.BytesIO()
-    torch.save(dict(model=model.state_dict(), opt=opt.state_dict() if opt else None, step=step,
-                    rng=_rng_state(), meta=meta or {}, callbacks=callbacks or {}), buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-def load_checkpoint(path, map_location="cpu") -> dict:
-    "Load a checkpoint written by `save_checkpoint`, with a clear error when it is missing or unreadable."
-    path = Path(path)
-    if path.is_dir(): path = path / CKPT
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}; point --resume at a run directory that contains {CKPT}, "
-                                "or start a fresh run without --resume")
-    try: ck = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:
-        raise RuntimeError(f"checkpoint {path} is unreadable ({type(e).__name__}: {str(e)[:80]}); it is corrupt or "
-                           "truncated: restore an earlier copy, or start a fresh run (--overwrite)") from None
-    if not isinstance(ck, dict) or not {"model", "step"} <= set(ck):
-        raise RuntimeError(f"checkpoint {path} is not an lmtricks checkpoint (no model/step entries); start a fresh run")
-    return ck
-
-def load_model_state(model: nn.Module, state: dict, path):
-    "`model.load_state_dict(state)`, or one line that says how checkpoint `path` differs from the model."
-    own = model.state_dict()
-    missing, extra = [k for k in own if k not in state], [k for k in state if k not in own]
-    shape = [k for k in own if k in state and own[k].shape != state[k].shape]
-    if missing or extra or shape:
-        raise RuntimeError(f"checkpoint {path} holds another model ({len(missing)} missing, {len(extra)} unexpected and "
-                           f"{len(shape)} differently shaped weights, e.g. {(missing or extra or shape)[0]!r}); resume "
-                           f"with the model configuration that wrote it (its {CONFIG}), or start a new run")
-    model.load_state_dict(state)
-
-# %% ../nbs/04_train.ipynb #9c3f1a62
-class Callback:
-    "A trainer hook; override the hooks you need (see the table above). Stateful callbacks define `state_dict`."
-    def on_train_start(self, state): pass
-    def on_step_start(self, state, lr: float) -> float | None: return None
-    def token_weights(self, nll: torch.Tensor, w: torch.Tensor, batch: dict) -> torch.Tensor: return w
-    def on_step_end(self, state, metrics: dict): pass
-    def on_eval(self, state, metrics: dict): pass
-    def on_train_end(self, state, summary: dict): pass
-    def state_dict(self) -> dict: return {}
-    def load_state_dict(self, state: dict): pass
-
-@dataclass
-class TrainState:
-    "What the hooks see. Read it; change training only through the hooks' return values and `stop`."
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    cfg: TrainConfig
-    data: object
-    out_dir: Path | None
-    device: torch.device
-    precision: str = "fp32"       # the resolved precision: "fp32" or "bf16"
-    rank: int = 0
-    world_size: int = 1
-    step: int = 0                 # optimizer updates done
-    tokens: int = 0               # input tokens trained on
-    loss_tokens: int = 0          # tokens with a label
-    flops: float = 0.0            # training FLOPs (model.flops_per_token x tokens), 0 if the model has no formula
-    stop_reason: str | None = None
-    finished: bool = False
-
-    def stop(self, reason: str):
-        "Finish the run after the current update (final eval, checkpoint and summary are written)."
-        if self.stop_reason is None: self.stop_reason = reason
-
-def _collect_callbacks(callbacks, *parts) -> list:
-    "The explicit callbacks, then `parts` (data, loss, eval) that are callbacks, then `part.callbacks`; each once."
-    found = [*callbacks, *(p for p in parts if isinstance(p, Callback)), *(c for p in parts for c in getattr(p, "callbacks", ()))]
-    out = []
-    for c in found:
-        if not isinstance(c, Callback):
-            raise TypeError(f"{type(c).__name__} is not a Callback; callbacks must subclass lmtricks.train.Callback")
-        if all(c is not o for o in out): out.append(c)
-    return out
-
-def _stateful(cbs) -> dict:
-    "The callbacks that keep state, by a name that is stable across runs: class name, #2, #3 for repeats."
-    out, seen = {}, {}
-    for c in cbs:
-        if type(c).state_dict is Callback.state_dict: continue
-        n = type(c).__name__; seen[n] = seen.get(n, 0) + 1
-        out[n if seen[n] == 1 else f"{n}#{seen[n]}"] = c
-    return out
-
-def callback_states(cbs) -> dict:
-    "{name: [state of rank 0, rank 1, ...]} of the stateful callbacks (a collective under DDP: call on every rank)."
-    mine = {k: c.state_dict() for k, c in _stateful(cbs).items()}
-    if not dist.is_initialized(): return {k: [v] for k, v in mine.items()}
-    every = [None] * dist.get_world_size(); dist.all_gather_object(every, mine)
-    return {k: [r[k] for r in every] for k in mine}
-
-def load_callback_states(cbs, saved: dict, rank: int, path):
-    "Give every stateful callback its state from a checkpoint (its rank's copy); refuse when the callbacks differ."
-    own = _stateful(cbs)
-    if set(own) != set(saved):
-        raise RuntimeError(f"checkpoint {path} holds the state of callbacks {sorted(saved)}, but this run has {sorted(own)}; "
-                           "resume with the same callbacks and loss as the run that wrote it")
-    for k, c in own.items(): c.load_state_dict(saved[k][rank if rank < len(saved[k]) else 0])
-
 # %% ../nbs/04_train.ipynb #7dfb3135
 def _check_batch(batch, step: int, micro: int, vocab_size: int | None):
     "One-line errors for batches the model cannot take (checked on CPU tensors only, to avoid a device sync)."
@@ -318,46 +177,7 @@ def accumulate_gradients(model, data, step: int, grad_accum: int, loss_fn=next_t
         if p.grad is not None: p.grad.mul_(world / r["weight"])
     return r
 
-class NonFiniteLoss(FloatingPointError): pass
-
-class TrainingInterrupted(KeyboardInterrupt):
-    "Ctrl-C stopped training after a complete update; the message says where the checkpoint is and how to resume."
-
-class _Sigint:
-    "While training: the first Ctrl-C lets the current update finish (then the loop saves and stops); a second stops at once."
-    def __init__(self): self.hit, self.installed = False, False
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGINT, self._handle); self.installed = True
-        return self
-
-    def _handle(self, sig, frame):
-        if self.hit: raise KeyboardInterrupt
-        self.hit = True
-        say("Ctrl-C: stopping after this update and saving a checkpoint (press Ctrl-C again to stop at once)")
-
-    def __exit__(self, *exc):
-        if self.installed: signal.signal(signal.SIGINT, self.old if self.old is not None else signal.default_int_handler)
-
 def _compile_error(e: Exception) -> bool: return type(e).__module__.startswith(("torch._dynamo", "torch._inductor"))
-
-def _params_finite(model) -> bool:
-    return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
-
-def _adapt_accum(meta: dict, cfg: TrainConfig, world: int, path) -> int:
-    "grad_accum for this run's world size that keeps the checkpoint's global batch (and so the same data)."
-    old_world = meta.get("world_size", 1)
-    gb = meta.get("global_batch", cfg.batch_size * cfg.grad_accum * old_world)
-    if old_world == world: return cfg.grad_accum
-    if gb % (cfg.batch_size * world):
-        raise RuntimeError(f"checkpoint {path} was written by {old_world} processes (global batch {gb} sequences); "
-                           f"{world} process(es) x batch_size {cfg.batch_size} cannot make that batch: resume with "
-                           f"torchrun --nproc_per_node={old_world}")
-    accum = gb // (cfg.batch_size * world)
-    say(f"resuming a {old_world}-process run with {world} process(es): grad_accum {cfg.grad_accum} -> {accum} keeps "
-        f"the global batch of {gb} sequences and the same data")
-    return accum
 
 def train(model: nn.Module, data, cfg: TrainConfig, out_dir=None, loss_fn=next_token_loss, eval_fn=None,
           callbacks=(), resume: bool = False, overwrite: bool = False, device=None, meta: dict | None = None,
