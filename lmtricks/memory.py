@@ -102,9 +102,11 @@ class MemorizingAttention(nn.Module):
     segments of the same document (Wu et al. 2022, arXiv 2203.08913), given as `forward(..., memory=KNNMemory or
     {layer: KNNMemory})`. `combine="gate"`: the paper's learned per-head gate between the local attention (unchanged)
     and the memory attention (cosine similarity); `"joint"`: one softmax over local and memory keys, both by cosine
-    similarity (no rotary in this layer). This segment's keys and values enter the memory after its queries ran."""
+    similarity (no rotary in this layer). This segment's keys and values enter the memory after its queries ran.
+    The gate logit is `gate_scale` times the parameter `gate`: under Adam a larger scale is a larger learning rate for
+    the gate alone (a short fine-tuning moves each parameter by about lr per update)."""
     def __init__(self, attn: Attention, k: int = 32, combine: str = "gate", gate_init: float = 0.0,
-                 scale_init: float | None = None):
+                 scale_init: float | None = None, gate_scale: float = 1.0):
         super().__init__()
         if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
             raise ValueError(f"k={k!r} neighbours: use k >= 1 (how many memory entries each query attends to)")
@@ -113,7 +115,9 @@ class MemorizingAttention(nn.Module):
         self.attn, self.k, self.combine, self.layer = attn, k, combine, attn.layer
         H, D = attn.n_head, attn.head_dim
         self.log_scale = nn.Parameter(torch.full((H,), math.log(scale_init or math.sqrt(D))))   # cosine temperature
-        if combine == "gate": self.gate = nn.Parameter(torch.full((H,), float(gate_init)))      # gate logit per head
+        if not gate_scale > 0: raise ValueError(f"gate_scale={gate_scale!r}: use a positive number (1: the plain gate)")
+        self.gate_scale = float(gate_scale)
+        if combine == "gate": self.gate = nn.Parameter(torch.full((H,), gate_init / self.gate_scale))  # logit / scale
 
     def memory_attention(self, qn, mem: KNNMemory | None):
         """Scores (B, H, T, k) of each normalised query `qn` (B, H, T, D) against its top-`k` memory entries (τ·cosine,
@@ -144,7 +148,7 @@ class MemorizingAttention(nn.Module):
             has = torch.isfinite(s_mem[..., :1])                                       # (B, H, T, 1): memory not empty
             w = torch.where(has, s_mem, 0.0).softmax(-1)
             y_mem = (w[..., None] * v_mem).sum(-2)
-            g = torch.sigmoid(self.gate)[:, None, None] * has
+            g = self.gates()[:, None, None] * has
             y = (1 - g) * y_local + g * y_mem
         else:
             kl, vl = repeat_kv(q, kn, v)
@@ -154,6 +158,10 @@ class MemorizingAttention(nn.Module):
             y = w[..., :T] @ vl + (w[..., T:, None] * v_mem).sum(-2)
         if mem is not None: mem.add(kn, v)                            # after this segment's queries: no same-segment leak
         return a.wo(y.transpose(1, 2).reshape(B, T, -1))
+
+    def gates(self) -> torch.Tensor:
+        "The per-head gate values g_h = sigmoid(gate_scale * gate) (the weight of the memory attention)."
+        return torch.sigmoid(self.gate_scale * self.gate)
 
     def attention_flops(self, seq_len: int) -> float:
         "Training FLOPs per token of the memory attention's score and value products over `k` entries (PaLM's count)."
