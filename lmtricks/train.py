@@ -6,7 +6,7 @@
 from __future__ import annotations
 import functools, json, math, numbers, time
 from contextlib import ExitStack, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -15,7 +15,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 from .core import (Config, PRECISIONS, resolve_precision, seed_everything, autocast, atomic_write_bytes,
                            atomic_write_json, append_jsonl, read_jsonl, read_json, environment_info, open_run_dir,
-                           as_json, say, maybe_compile, CKPT, CONFIG, METRICS, SUMMARY)
+                           as_json, say, maybe_compile, CKPT, METRICS, SUMMARY)
 from .model import batch_inputs
 from .checkpoint import (dist_setup, _all_sum, _from_rank0, _agree, _set_rng_state, save_checkpoint,
                                  load_checkpoint, load_model_state, NonFiniteLoss, TrainingInterrupted,
