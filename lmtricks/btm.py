@@ -4,17 +4,18 @@
 
 # %% ../nbs/44_btm.ipynb #bef9d08a
 from __future__ import annotations
-import copy, hashlib, math, warnings
+import copy, hashlib, json, math, warnings
 from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .data import tokenize_documents
+from .data import tokenize_documents, data_file
 from .model import ModelOutput
 
 # %% auto #0
 __all__ = ['param_fingerprint', 'Expert', 'branch', 'domain_tokens', 'check_experts', 'expert_logprobs', 'prefix_posterior',
-           'ensemble_logprobs', 'average_posterior', 'BTMEnsemble', 'average_parameters']
+           'ensemble_logprobs', 'average_posterior', 'BTMEnsemble', 'average_parameters', 'random_domains', 'rebranch',
+           'load_nq_questions']
 
 # %% ../nbs/44_btm.ipynb #6573dea1
 def param_fingerprint(model: nn.Module) -> str:
@@ -162,3 +163,43 @@ def average_parameters(experts, weights=None) -> nn.Module:
     model = copy.deepcopy(ex[0].model)
     model.load_state_dict(out)
     return model
+
+# %% ../nbs/44_btm.ipynb #45e3f006
+def random_domains(pools: dict, eos_id: int, seed: int = 0, n: int | None = None) -> dict[str, torch.Tensor]:
+    "`{'random-0': tokens, ...}`: every pool's documents (cut after each `eos_id`) shuffled together and dealt into `n` shards of one length (default: one per pool)."
+    if not pools: raise ValueError("random_domains needs at least one domain: pass {domain: 1-D LongTensor of tokens}")
+    n = len(pools) if n is None else n
+    if n < 1: raise ValueError(f"n={n} shards: pass n >= 1 (or None: one shard per domain)")
+    docs = []
+    for name, t in pools.items():
+        t = torch.as_tensor(t).flatten()
+        if not len(t): raise ValueError(f"domain {name!r} has no tokens: give it text or drop it from the domains")
+        cuts = ((t == eos_id).nonzero().flatten() + 1).tolist()
+        docs += [d for d in torch.tensor_split(t, cuts) if len(d)]
+    order = torch.randperm(len(docs), generator=torch.Generator().manual_seed(seed)).tolist()
+    shards, sizes = [[] for _ in range(n)], [0] * n
+    for j in order:                                               # each document to the shortest shard so far
+        k = sizes.index(min(sizes)); shards[k].append(docs[j]); sizes[k] += len(docs[j])
+    if min(sizes) == 0: raise ValueError(f"{len(docs)} documents cannot fill {n} shards: pass fewer shards or more text")
+    return {f"random-{k}": torch.cat(s)[:min(sizes)] for k, s in enumerate(shards)}
+
+# %% ../nbs/44_btm.ipynb #a70ae43a
+def rebranch(experts, weights=None) -> dict[str, Expert]:
+    "Iterative BTM: the experts' parameter average (`average_parameters`) as a new seed, branched again into one copy per expert's domain."
+    ex = check_experts(experts, average=True)
+    return branch(average_parameters(ex, weights), [e.domain for e in ex], ex[0].tokenizer)
+
+# %% ../nbs/44_btm.ipynb #d5f079aa
+def load_nq_questions(data_dir=None) -> list[str]:
+    "The questions of NQ-open's dev set (`nq_open/NQ-open.dev.jsonl` under `data_dir` or $LMTRICKS_DATA), one document each, ending in '?'."
+    p = data_file("nq_open/NQ-open.dev.jsonl", data_dir)
+    out = []
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip(): continue
+        try: q = json.loads(line)["question"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{p} line {i} is not a JSON object with a 'question': fix the line or re-download NQ-open") from None
+        if not isinstance(q, str): raise ValueError(f"{p} line {i}: 'question' is {type(q).__name__}, not text: fix the line")
+        if q.strip(): out.append(q.strip().rstrip("?") + "?")
+    if not out: raise ValueError(f"{p} holds no questions: re-download NQ-open")
+    return out
