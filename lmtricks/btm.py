@@ -16,7 +16,8 @@ from .model import ModelOutput
 # %% auto #0
 __all__ = ['param_fingerprint', 'Expert', 'branch', 'domain_tokens', 'check_experts', 'expert_logprobs', 'prefix_posterior',
            'ensemble_logprobs', 'average_posterior', 'BTMEnsemble', 'average_parameters', 'random_domains', 'rebranch',
-           'load_nq_questions', 'balanced_assign', 'DomainClusters', 'fit_clusters', 'expert_weights']
+           'load_nq_questions', 'balanced_assign', 'DomainClusters', 'fit_clusters', 'expert_weights',
+           'mixture_logprobs']
 
 # %% ../nbs/44_btm.ipynb #6573dea1
 def param_fingerprint(model: nn.Module) -> str:
@@ -263,3 +264,15 @@ def expert_weights(d2, temperature: float = 0.1, top_k: int | None = None) -> np
         z = np.where(keep, z, -np.inf)
     z = np.exp(z - z.max(1, keepdims=True))
     return z / z.sum(1, keepdims=True)
+
+# %% ../nbs/44_btm.ipynb #bff71c14
+def mixture_logprobs(logps: torch.Tensor, weights) -> torch.Tensor:
+    "(B, L): `log Σ_j w_j p_j(target)` from the experts' `logps` (E, B, L) and weights (E, B) per window or (E, B, L) per target, normalised over j."
+    w = torch.as_tensor(weights, dtype=logps.dtype, device=logps.device)
+    if w.dim() == 2: w = w[..., None]
+    E, B, L = logps.shape
+    if w.shape[:2] != (E, B) or w.shape[2] not in (1, L):
+        raise ValueError(f"weights of shape {tuple(w.shape)} do not fit logps {tuple(logps.shape)}: pass (E, B) per window or (E, B, L) per target")
+    if not torch.isfinite(w).all() or (w < 0).any() or (w.sum(0) <= 0).any():
+        raise ValueError("weights must be finite, non-negative and not all zero for any window: e.g. expert_weights(d2, T, top_k).T")
+    return torch.logsumexp((w / w.sum(0, keepdim=True)).log() + logps, 0)
