@@ -4,17 +4,20 @@
 
 # %% ../nbs/44_btm.ipynb #bef9d08a
 from __future__ import annotations
-import copy, hashlib, math, warnings
+import copy, hashlib, json, math, warnings
 from dataclasses import dataclass
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .data import tokenize_documents
+from .data import tokenize_documents, data_file
 from .model import ModelOutput
 
 # %% auto #0
 __all__ = ['param_fingerprint', 'Expert', 'branch', 'domain_tokens', 'check_experts', 'expert_logprobs', 'prefix_posterior',
-           'ensemble_logprobs', 'average_posterior', 'BTMEnsemble', 'average_parameters']
+           'ensemble_logprobs', 'average_posterior', 'BTMEnsemble', 'average_parameters', 'random_domains', 'rebranch',
+           'load_nq_questions', 'balanced_assign', 'DomainClusters', 'fit_clusters', 'expert_weights',
+           'mixture_logprobs']
 
 # %% ../nbs/44_btm.ipynb #6573dea1
 def param_fingerprint(model: nn.Module) -> str:
@@ -162,3 +165,114 @@ def average_parameters(experts, weights=None) -> nn.Module:
     model = copy.deepcopy(ex[0].model)
     model.load_state_dict(out)
     return model
+
+# %% ../nbs/44_btm.ipynb #45e3f006
+def random_domains(pools: dict, eos_id: int, seed: int = 0, n: int | None = None) -> dict[str, torch.Tensor]:
+    "`{'random-0': tokens, ...}`: every pool's documents (cut after each `eos_id`) shuffled together and dealt into `n` shards of one length (default: one per pool)."
+    if not pools: raise ValueError("random_domains needs at least one domain: pass {domain: 1-D LongTensor of tokens}")
+    n = len(pools) if n is None else n
+    if n < 1: raise ValueError(f"n={n} shards: pass n >= 1 (or None: one shard per domain)")
+    docs = []
+    for name, t in pools.items():
+        t = torch.as_tensor(t).flatten()
+        if not len(t): raise ValueError(f"domain {name!r} has no tokens: give it text or drop it from the domains")
+        cuts = ((t == eos_id).nonzero().flatten() + 1).tolist()
+        docs += [d for d in torch.tensor_split(t, cuts) if len(d)]
+    order = torch.randperm(len(docs), generator=torch.Generator().manual_seed(seed)).tolist()
+    shards, sizes = [[] for _ in range(n)], [0] * n
+    for j in order:                                               # each document to the shortest shard so far
+        k = sizes.index(min(sizes)); shards[k].append(docs[j]); sizes[k] += len(docs[j])
+    if min(sizes) == 0: raise ValueError(f"{len(docs)} documents cannot fill {n} shards: pass fewer shards or more text")
+    return {f"random-{k}": torch.cat(s)[:min(sizes)] for k, s in enumerate(shards)}
+
+# %% ../nbs/44_btm.ipynb #a70ae43a
+def rebranch(experts, weights=None) -> dict[str, Expert]:
+    "Iterative BTM: the experts' parameter average (`average_parameters`) as a new seed, branched again into one copy per expert's domain."
+    ex = check_experts(experts, average=True)
+    return branch(average_parameters(ex, weights), [e.domain for e in ex], ex[0].tokenizer)
+
+# %% ../nbs/44_btm.ipynb #d5f079aa
+def load_nq_questions(data_dir=None) -> list[str]:
+    "The questions of NQ-open's dev set (`nq_open/NQ-open.dev.jsonl` under `data_dir` or $LMTRICKS_DATA), one document each, ending in '?'."
+    p = data_file("nq_open/NQ-open.dev.jsonl", data_dir)
+    out = []
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip(): continue
+        try: q = json.loads(line)["question"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{p} line {i} is not a JSON object with a 'question': fix the line or re-download NQ-open") from None
+        if not isinstance(q, str): raise ValueError(f"{p} line {i}: 'question' is {type(q).__name__}, not text: fix the line")
+        if q.strip(): out.append(q.strip().rstrip("?") + "?")
+    if not out: raise ValueError(f"{p} holds no questions: re-download NQ-open")
+    return out
+
+# %% ../nbs/44_btm.ipynb #e45c946f
+def balanced_assign(d2) -> np.ndarray:
+    "(n,) cluster of each row of the (n, k) squared distances `d2`: the closest (row, cluster) pairs first, each cluster taking at most ⌈n/k⌉ rows."
+    d2 = np.asarray(d2, dtype=np.float64)
+    if d2.ndim != 2 or 0 in d2.shape or not np.isfinite(d2).all():
+        raise ValueError(f"d2 of shape {d2.shape} is not an (n, k) array of finite distances with n, k >= 1: pass one row per document, one column per cluster")
+    n, k = d2.shape
+    cap, label, size = -(-n // k), np.full(n, -1), np.zeros(k, dtype=int)
+    for flat in np.argsort(d2, axis=None, kind="stable"):
+        i, j = divmod(int(flat), k)
+        if label[i] < 0 and size[j] < cap: label[i] = j; size[j] += 1
+    return label
+
+@dataclass
+class DomainClusters:
+    "c-BTM's unsupervised domains: a fitted tf-idf vectorizer and `k` cluster centres (k, V) in its space."
+    vectorizer: object
+    centers: np.ndarray
+
+    def distances(self, docs) -> np.ndarray:
+        "(n, k) squared Euclidean distances from each document's tf-idf vector to each centre."
+        from sklearn.metrics.pairwise import euclidean_distances
+        return euclidean_distances(self.vectorizer.transform(list(docs)), self.centers, squared=True)
+
+def fit_clusters(docs, k: int, seed: int = 0, iters: int = 30, max_features: int = 8192) -> tuple[DomainClusters, np.ndarray]:
+    "(clusters, labels): balanced k-means with `k` clusters on the documents' tf-idf vectors (k-means++ seeds from `seed`)."
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.cluster import kmeans_plusplus
+    from sklearn.metrics.pairwise import euclidean_distances
+    docs = list(docs)
+    if not 1 <= k <= len(docs): raise ValueError(f"k={k} clusters of {len(docs)} documents: choose 1 <= k <= the number of documents")
+    if any(not isinstance(d, str) or not d.strip() for d in docs):
+        raise ValueError("fit_clusters got an empty or non-text document: drop empty documents before clustering")
+    vec = TfidfVectorizer(max_features=max_features, sublinear_tf=True)
+    X = vec.fit_transform(docs)                                                  # (n, V) sparse, rows of unit norm
+    centers, _ = kmeans_plusplus(X, k, random_state=seed)
+    centers, labels = np.asarray(centers.todense() if hasattr(centers, "todense") else centers), None
+    for _ in range(iters):
+        new = balanced_assign(euclidean_distances(X, centers, squared=True))
+        if labels is not None and (new == labels).all(): break
+        labels = new
+        centers = np.stack([np.asarray(X[labels == j].mean(0)).ravel() if (labels == j).any() else centers[j] for j in range(k)])
+    return DomainClusters(vec, centers), labels
+
+def expert_weights(d2, temperature: float = 0.1, top_k: int | None = None) -> np.ndarray:
+    "(n, k): c-BTM's expert weights `softmax_j(−d2[:, j] / temperature)`, kept for the `top_k` closest experts only and renormalised."
+    d2 = np.asarray(d2, dtype=np.float64)
+    if d2.ndim != 2 or 0 in d2.shape: raise ValueError(f"d2 of shape {d2.shape} is not (n, k) with n, k >= 1: one row per context, one column per expert")
+    if not (math.isfinite(temperature) and temperature > 0): raise ValueError(f"temperature={temperature} must be a positive number (c-BTM: ~0.1)")
+    k = d2.shape[1]
+    if top_k is not None and not 1 <= top_k <= k: raise ValueError(f"top_k={top_k} must be in 1..{k} (the number of experts), or None for all")
+    z = -d2 / temperature
+    if top_k is not None and top_k < k:
+        keep = np.zeros_like(z, dtype=bool)
+        np.put_along_axis(keep, np.argsort(d2, axis=1, kind="stable")[:, :top_k], True, axis=1)
+        z = np.where(keep, z, -np.inf)
+    z = np.exp(z - z.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)
+
+# %% ../nbs/44_btm.ipynb #bff71c14
+def mixture_logprobs(logps: torch.Tensor, weights) -> torch.Tensor:
+    "(B, L): `log Σ_j w_j p_j(target)` from the experts' `logps` (E, B, L) and weights (E, B) per window or (E, B, L) per target, normalised over j."
+    w = torch.as_tensor(weights, dtype=logps.dtype, device=logps.device)
+    if w.dim() == 2: w = w[..., None]
+    E, B, L = logps.shape
+    if w.shape[:2] != (E, B) or w.shape[2] not in (1, L):
+        raise ValueError(f"weights of shape {tuple(w.shape)} do not fit logps {tuple(logps.shape)}: pass (E, B) per window or (E, B, L) per target")
+    if not torch.isfinite(w).all() or (w < 0).any() or (w.sum(0) <= 0).any():
+        raise ValueError("weights must be finite, non-negative and not all zero for any window: e.g. expert_weights(d2, T, top_k).T")
+    return torch.logsumexp((w / w.sum(0, keepdim=True)).log() + logps, 0)
