@@ -23,8 +23,8 @@ __all__ = ['PRESETS', 'BASE_MIXTURE', 'BASE_PRESETS', 'SPREAD', 'STYLE', 'README
            'tokenizer_id', 'LMData', 'lm_data', 'prepare_lm_data', 'lm_eval', 'run_tokenizer', 'lm_entry', 'run_lm',
            'SizeConfig', 'PretrainConfig', 'pretrain_config', 'describe_data', 'pretrain', 'base_model', 'with_seed',
            'run_seeds', 'mean_std', 'fmt_mean_std', 'paired_comparison', 'describe_comparison', 'compute_of', 'tune_lr',
-           'curves', 'set_style', 'spread_note', 'plot_band', 'plot_arms', 'reference_line', 'runs_dir', 'figures_dir',
-           'experiment_environment', 'save_result', 'compare_results', 'drift_line', 'readme_figures',
+           'prefetch', 'curves', 'set_style', 'spread_note', 'plot_band', 'plot_arms', 'reference_line', 'runs_dir',
+           'figures_dir', 'experiment_environment', 'save_result', 'compare_results', 'drift_line', 'readme_figures',
            'update_readme_figures']
 
 # %% ../nbs/06_experiment.ipynb #265f53b8
@@ -654,6 +654,27 @@ def tune_lr(run, lrs, seeds, select: str = "val_loss", higher_is_better: bool = 
     if at_edge: print(f"[tune_lr] the best {select} is at the edge of the grid (lr={lrs[i]:g}); widen the grid", file=sys.stderr)
     return dict(lr=lrs[i], sweep=dict(lrs=lrs, values=vals, select=select, seed=seed, at_edge=at_edge),
                 runs={s: run(lrs[i], s) for s in seeds})
+
+# %% ../nbs/06_experiment.ipynb #d35100a4
+_PREFETCH = None   # the function a forked worker calls (a fork inherits it, so it need not pickle)
+
+def _prefetch_job(job): return _PREFETCH(*job)
+
+def prefetch(fn, jobs, workers: int | None = None) -> None:
+    "Call `fn(*job)` for every job ahead of time, in `workers` forked one-thread processes (default $LMTRICKS_WORKERS, else min(2, CPUs))."
+    global _PREFETCH
+    jobs = list(jobs)
+    workers = int(os.environ.get("LMTRICKS_WORKERS", min(2, os.cpu_count() or 1))) if workers is None else workers
+    if workers < 1: raise ValueError(f"workers={workers}: pass workers >= 1 (or set LMTRICKS_WORKERS=1 to run the jobs in this process)")
+    if workers == 1 or len(jobs) <= 1:
+        for j in jobs: fn(*j)
+        return
+    import multiprocessing as mp
+    _PREFETCH = fn
+    try:
+        with mp.get_context("fork").Pool(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            for _ in pool.imap_unordered(_prefetch_job, jobs, chunksize=1): pass
+    finally: _PREFETCH = None
 
 # %% ../nbs/06_experiment.ipynb #8a3d5f17
 def curves(run_dirs, key: str = "val_loss", x: str = "tokens"):
