@@ -8,10 +8,12 @@ import math, random, re, dataclasses
 from collections import deque
 import torch
 from .train import IGNORE, Callback, model_logits, token_nll
+from .tasks import encode_qa, collate_qa
 
 # %% auto #0
 __all__ = ['LOSSES', 'segment_ids', 'position_in_doc', 'TokenLoss', 'PromptWeight', 'answer_only', 'answer_weight_share',
-           'SkipFirst', 'DropTopTokens', 'segment_means', 'LossTruncation', 'Rho1', 'make_loss', 'corrupt_answers']
+           'prompt_answer_nll', 'SkipFirst', 'DropTopTokens', 'segment_means', 'LossTruncation', 'Rho1', 'make_loss',
+           'corrupt_answers']
 
 # %% ../nbs/10_losses.ipynb #961812bd
 def segment_ids(batch: dict) -> torch.Tensor:
@@ -105,6 +107,21 @@ def answer_weight_share(loss: TokenLoss, nll: torch.Tensor, batch: dict) -> floa
     total = float(w.sum())
     if total == 0: raise ValueError("the loss puts no weight on this batch (every token masked or dropped); nothing to share")
     return float((w * ans.float()).sum()) / total
+
+# %% ../nbs/10_losses.ipynb #0005bca8
+@torch.no_grad()
+def prompt_answer_nll(model, examples, tok, block_size: int | None = None, batch_size: int = 64) -> dict:
+    "Mean NLL (nats/token, teacher-forced) of `examples`' answer targets (`answer_nll`) and prompt targets (`prompt_nll`)."
+    if not examples: raise ValueError("prompt_answer_nll got no examples; pass at least one QA example")
+    dev = next(model.parameters()).device
+    sums = dict(answer=[0.0, 0], prompt=[0.0, 0])
+    for i in range(0, len(examples), batch_size):
+        b = collate_qa([encode_qa(e, tok, block_size) for e in examples[i:i + batch_size]], tok.pad_id)
+        b = {k: v.to(dev) for k, v in b.items() if torch.is_tensor(v)}
+        nll, live = token_nll(model_logits(model, b), b["labels"]), b["labels"] != IGNORE
+        for k, m in (("answer", live & b["answer_mask"]), ("prompt", live & ~b["answer_mask"])):
+            sums[k][0] += nll[m].sum().item(); sums[k][1] += int(m.sum())
+    return {f"{k}_nll": s / n for k, (s, n) in sums.items()}
 
 # %% ../nbs/10_losses.ipynb #80da045d
 class SkipFirst:
