@@ -166,6 +166,17 @@ def _code_names(code) -> set[str]:
         if isinstance(c, types.CodeType): names |= _code_names(c)
     return names
 
+def _const(c) -> str:
+    "A constant of compiled code as text that is the same in every process: nested code by its digest, sets sorted."
+    if isinstance(c, types.CodeType): return _code_digest(c)
+    if isinstance(c, (frozenset, set)): return "{" + ",".join(sorted(map(_const, c))) + "}"
+    if isinstance(c, tuple): return "(" + ",".join(map(_const, c)) + ")"
+    return repr(c)
+
+def _code_digest(code) -> str:
+    "The bytecode and constants of `code` (its repr would hold its memory address, and a set's order the hash seed)."
+    return code.co_code.hex() + "|" + ",".join(map(_const, code.co_consts))
+
 def _plain(x, limit: int = 50_000_000):
     "`x` as plain JSON data (tuples become lists, dataclasses dicts, tensors a hash), or raise TypeError."
     def default(o):
@@ -225,8 +236,7 @@ def code_fingerprint(*targets) -> dict:
             return                                       # third-party code: its version is in the environment
         fns = [obj] if inspect.isfunction(obj) else [f for f in vars(obj).values() if inspect.isfunction(f)]
         try: sources.append(inspect.getsource(obj))
-        except (OSError, TypeError):
-            sources.extend(f.__code__.co_code.hex() + repr(f.__code__.co_consts) for f in fns)
+        except (OSError, TypeError): sources.extend(_code_digest(f.__code__) for f in fns)   # no source file (e.g. a notebook class)
         for f in fns:
             g, ns = f.__globals__, _code_names(f.__code__)
             names.update(ns)
