@@ -8,11 +8,12 @@ import math
 import torch
 from .data import token_bytes
 from .decoding import generate
-from .tasks import encode_qa, collate_qa, exact_match, exact_match_rate
+from .tasks import QA, encode_qa, collate_qa, exact_match, exact_match_rate, qa_prompt_ids
 from .train import IGNORE, model_logits, token_nll
 
 # %% auto #0
-__all__ = ['evaluate_lm', 'lm_eval_fn', 'answer_nll', 'generate_answers', 'exact_match_accuracy']
+__all__ = ['evaluate_lm', 'lm_eval_fn', 'answer_nll', 'generate_answers', 'exact_match_accuracy', 'option_logprobs',
+           'option_accuracy']
 
 # %% ../nbs/05_eval.ipynb #61232c1e
 @torch.no_grad()
@@ -51,7 +52,7 @@ def generate_answers(model, examples, tok, max_new_tokens: int | None = None, ba
     outs = []
     for i in range(0, len(examples), batch_size):
         chunk = examples[i:i + batch_size]
-        prompts = [[tok.bos_id] + tok.encode(e.prompt) + [tok.sep_id] for e in chunk]
+        prompts = [qa_prompt_ids(e, tok) for e in chunk]
         n_new = max_new_tokens or max(len(tok.encode(e.answer)) for e in chunk) + 1
         for ids in generate(model, prompts, n_new, stop_ids=tok.eos_id):
             outs.append(tok.decode([t for t in ids if t != tok.eos_id]))
@@ -60,3 +61,29 @@ def generate_answers(model, examples, tok, max_new_tokens: int | None = None, ba
 def exact_match_accuracy(model, examples, tok, max_new_tokens: int | None = None, batch_size: int = 64) -> float:
     "Fraction of examples whose greedy answer matches exactly."
     return exact_match_rate(generate_answers(model, examples, tok, max_new_tokens, batch_size), [e.answer for e in examples])
+
+# %% ../nbs/05_eval.ipynb #e5a0c002
+@torch.no_grad()
+def option_logprobs(model, examples, tok, options=None, batch_size: int = 32, mean: bool = False) -> torch.Tensor:
+    "(N, K) log-probability of each example's K options as its answer, teacher-forced (sum over tokens, or mean)."
+    opts = [list(options) if options is not None else list(e.meta.get("options", ())) for e in examples]
+    if not examples or any(len(o) != len(opts[0]) or not o for o in opts):
+        raise ValueError("give every example the same number (>= 1) of options: options=[...] or meta['options']")
+    pairs = [QA(e.prompt, o, e.task, e.meta) for e, os_ in zip(examples, opts) for o in os_]
+    dev = next(model.parameters()).device
+    out = []
+    for i in range(0, len(pairs), batch_size):
+        b = collate_qa([encode_qa(p, tok) for p in pairs[i:i + batch_size]], tok.pad_id)
+        b = {k: v.to(dev) for k, v in b.items() if torch.is_tensor(v)}
+        lp = -token_nll(model_logits(model, b), b["labels"]) * b["answer_mask"]      # (B, L)
+        s = lp.sum(1)
+        out.append(s / b["answer_mask"].sum(1) if mean else s)
+    return torch.cat(out).float().cpu().view(len(examples), len(opts[0]))
+
+def option_accuracy(model, examples, tok, options=None, batch_size: int = 32, mean: bool = False) -> float:
+    "Fraction of examples whose most likely option is `ex.answer`."
+    opts = [list(options) if options is not None else list(e.meta["options"]) for e in examples]
+    missing = [e.answer for e, o in zip(examples, opts) if e.answer not in o]
+    if missing: raise ValueError(f"{len(missing)} answers are not among their options (e.g. {missing[0]!r}); add them to the options")
+    pick = option_logprobs(model, examples, tok, options, batch_size, mean).argmax(1).tolist()
+    return sum(o[k] == e.answer for e, o, k in zip(examples, opts, pick)) / len(examples)

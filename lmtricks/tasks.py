@@ -13,8 +13,8 @@ from .data import ByteTokenizer, data_file, mix_seed
 # %% auto #0
 __all__ = ['SPLITS', 'SPLIT_FRACTIONS', 'TASKS', 'WORD_NAMES', 'WORD_THINGS', 'WORD_TEMPLATES', 'QA', 'split_of', 'item_id',
            'held_out', 'key_lookup', 'arithmetic', 'reversal', 'copy_first', 'multi_step_lookup', 'make_task',
-           'word_problems', 'encode_qa', 'collate_qa', 'QABatches', 'exact_match', 'exact_match_rate', 'load_gsm8k',
-           'alpaca_prompt', 'load_alpaca']
+           'word_problems', 'qa_messages', 'is_chat', 'qa_prompt_ids', 'encode_qa', 'collate_qa', 'QABatches',
+           'exact_match', 'exact_match_rate', 'load_gsm8k', 'alpaca_prompt', 'load_alpaca']
 
 # %% ../nbs/02_tasks.ipynb #4e5b6289
 @dataclass
@@ -199,18 +199,33 @@ def word_problems(n: int, seed: int = 0, max_value: int = 99, answer: str = "sho
 TASKS["word_problems"] = word_problems
 
 # %% ../nbs/02_tasks.ipynb #1e61bd7a
+def qa_messages(ex: QA) -> list[dict]:
+    """The chat turns before the answer: a system turn when `ex.meta['system']` is set (otherwise the chat template's
+    default applies), the turns in `ex.meta['history']` (e.g. in-context demonstrations), then the prompt as the user."""
+    sys_turn = [dict(role="system", content=ex.meta["system"])] if ex.meta.get("system") is not None else []
+    return sys_turn + list(ex.meta.get("history", [])) + [dict(role="user", content=ex.prompt)]
+
+def is_chat(tok) -> bool: return getattr(tok, "chat_template", None) is not None
+
+def qa_prompt_ids(ex: QA, tok) -> list[int]:
+    "What the model reads before the answer: `[bos] + prompt + [sep]`, or for a chat tokenizer the chat up to the assistant's turn."
+    if is_chat(tok): return tok.chat_ids(qa_messages(ex), add_generation_prompt=True)
+    return [tok.bos_id] + tok.encode(ex.prompt) + [tok.sep_id]
+
 def encode_qa(ex: QA, tok, block_size: int | None = None) -> dict:
-    "`input_ids`, `labels`, `answer_mask` of `[bos] + prompt + [sep] + answer + [eos]`, and `prompt_len`."
-    p, a = tok.encode(ex.prompt), tok.encode(ex.answer)
+    """`input_ids`, `labels`, `answer_mask` of `qa_prompt_ids + answer + [eos]`, and `prompt_len` (the prompt's length
+    in tokens). With lmtricks' tokenizers that is `[bos] + prompt + [sep] + answer + [eos]`; with a pretrained model's
+    chat tokenizer it is its chat template up to the assistant's turn, then the answer and the end-of-turn token."""
+    p, a = qa_prompt_ids(ex, tok), tok.encode(ex.answer)
     if not a: raise ValueError(f"{ex.task or 'example'} has an empty answer; every example needs at least one answer token")
-    seq = [tok.bos_id] + p + [tok.sep_id] + a + [tok.eos_id]
+    seq = p + a + [tok.eos_id]
     if block_size is not None and len(seq) - 1 > block_size:
         raise ValueError(f"a {ex.task or 'QA'} example needs {len(seq) - 1} input tokens (a sequence of prompt {len(p)} + answer "
-                         f"{len(a)} + 3 special tokens, minus 1) but block_size={block_size}: shorten the prompts via the task knobs "
+                         f"{len(a)} + 1 end token, minus 1) but block_size={block_size}: shorten the prompts via the task knobs "
                          "(n_pairs, noise_len, length) or use a larger block_size")
     seq = torch.tensor(seq, dtype=torch.long)
-    mask = torch.zeros(len(seq) - 1, dtype=torch.bool); mask[len(p) + 1:] = True
-    return dict(input_ids=seq[:-1], labels=seq[1:], answer_mask=mask, prompt_len=len(p) + 2)
+    mask = torch.zeros(len(seq) - 1, dtype=torch.bool); mask[len(p) - 1:] = True
+    return dict(input_ids=seq[:-1], labels=seq[1:], answer_mask=mask, prompt_len=len(p))
 
 # %% ../nbs/02_tasks.ipynb #fa23db2d
 def collate_qa(encoded: list[dict], pad_id: int) -> dict:
