@@ -11,10 +11,11 @@ import torch
 from .data import ByteTokenizer, data_file, mix_seed
 
 # %% auto #0
-__all__ = ['SPLITS', 'SPLIT_FRACTIONS', 'TASKS', 'WORD_NAMES', 'WORD_THINGS', 'WORD_TEMPLATES', 'QA', 'split_of', 'item_id',
-           'held_out', 'key_lookup', 'arithmetic', 'reversal', 'copy_first', 'multi_step_lookup', 'make_task',
-           'word_problems', 'qa_messages', 'is_chat', 'qa_prompt_ids', 'encode_qa', 'collate_qa', 'QABatches',
-           'exact_match', 'exact_match_rate', 'load_gsm8k', 'alpaca_prompt', 'load_alpaca']
+__all__ = ['SPLITS', 'SPLIT_FRACTIONS', 'TASKS', 'WORD_NAMES', 'WORD_THINGS', 'WORD_TEMPLATES', 'SST2_LABELS', 'TREC_LABELS',
+           'AGNEWS_LABELS', 'QA', 'split_of', 'item_id', 'held_out', 'key_lookup', 'arithmetic', 'reversal',
+           'copy_first', 'multi_step_lookup', 'make_task', 'word_problems', 'qa_messages', 'is_chat', 'qa_prompt_ids',
+           'encode_qa', 'collate_qa', 'QABatches', 'exact_match', 'exact_match_rate', 'load_gsm8k', 'alpaca_prompt',
+           'load_alpaca', 'load_sst2', 'load_trec', 'load_agnews']
 
 # %% ../nbs/02_tasks.ipynb #4e5b6289
 @dataclass
@@ -325,3 +326,63 @@ def load_alpaca(split: str | None = None, data_dir=None) -> list[QA]:
     out = [QA(p := alpaca_prompt(r["instruction"], r.get("input", "")), r["output"], "alpaca", {"id": _norm(p)})
            for r in _read_jsonl(data_file("alpaca/alpaca_data_2000.jsonl", data_dir))]
     return out if split is None else [e for e in out if split_of(item_id(e)) == split]
+
+# %% ../nbs/02_tasks.ipynb #c1a55e02
+SST2_LABELS = ("Negative", "Positive")
+TREC_LABELS = {"ABBR": "Abbreviation", "DESC": "Description", "ENTY": "Entity", "HUM": "Person", "LOC": "Location", "NUM": "Number"}
+AGNEWS_LABELS = ("World", "Sports", "Business", "Science")
+
+def _options_prompt(text: str, question: str, labels) -> str:
+    return f"{text}\n\n{question} Answer with one word: {', '.join(labels[:-1])} or {labels[-1]}."
+
+def _sst2_file(split: str, data_dir=None) -> list[QA]:
+    f = data_file(f"sst2/stsa.binary.{dict(val='dev').get(split, split)}.txt", data_dir)
+    out = []
+    for i, line in enumerate(f.read_text().splitlines()):
+        if not line.strip(): continue
+        lab, text = line.split(" ", 1)
+        if lab not in ("0", "1"): raise ValueError(f"{f}:{i + 1}: expected a label 0 or 1 before the sentence, got {lab!r}")
+        out.append(QA(_options_prompt(f"Review: {text}", "Is the sentiment of this review positive or negative?", SST2_LABELS),
+                      SST2_LABELS[int(lab)], "sst2", {"id": _norm(text), "text": text, "options": list(SST2_LABELS)}))
+    return out
+
+def _unseen(examples: list[QA], *later: list[QA]) -> list[QA]:
+    "`examples` without the sentences that also occur in a later split (official splits share a few duplicates)."
+    seen = {item_id(e) for part in later for e in part}
+    return [e for e in examples if item_id(e) not in seen]
+
+def load_sst2(split: str = "test", data_dir=None) -> list[QA]:
+    """SST-2 sentences as QA: answer 'Negative' or 'Positive'; `val` is the official dev set. Sentences that occur in
+    a later split are dropped from the earlier one (train < val < test), so no test sentence is trained on."""
+    if split not in SPLITS: raise ValueError(f"split={split!r}: choose one of {SPLITS}")
+    later = SPLITS[SPLITS.index(split) + 1:]
+    return _unseen(_sst2_file(split, data_dir), *[_sst2_file(s, data_dir) for s in later])
+
+def load_trec(split: str = "test", data_dir=None) -> list[QA]:
+    "TREC questions as QA: answer the coarse class's word; `train` and `val` split the official train file by question (90/10)."
+    if split not in SPLITS: raise ValueError(f"split={split!r}: choose one of {SPLITS}")
+    f = data_file(f"trec/{'test' if split == 'test' else 'train'}.txt", data_dir)
+    labels, out = list(TREC_LABELS.values()), []
+    for i, line in enumerate(f.read_text().splitlines()):
+        if not line.strip(): continue
+        lab, text = line.split(" ", 1)
+        coarse = lab.split(":")[0]
+        if coarse not in TREC_LABELS: raise ValueError(f"{f}:{i + 1}: unknown TREC class {lab!r}; expected one of {sorted(TREC_LABELS)}")
+        ex = QA(_options_prompt(f"Question: {text}", "What kind of thing does this question ask for?", labels),
+                TREC_LABELS[coarse], "trec", {"id": _norm(text), "text": text, "fine": lab, "options": labels})
+        if split == "test" or (_unit(item_id(ex)) < 0.1) == (split == "val"): out.append(ex)
+    return out if split == "test" else _unseen(out, load_trec("test", data_dir))
+
+def load_agnews(split: str = "test", data_dir=None) -> list[QA]:
+    "AG News (its test file) as QA: answer World, Sports, Business or Science; split 80/10/10 by document hash."
+    import csv
+    if split not in SPLITS: raise ValueError(f"split={split!r}: choose one of {SPLITS}")
+    f, out = data_file("agnews/test.csv", data_dir), []
+    with open(f, newline="") as fh:
+        for r in csv.DictReader(fh):
+            k = int(r["Class Index"]) - 1
+            text = f"{r['Title']}. {r['Description']}".replace("\\", " ")
+            ex = QA(_options_prompt(f"Article: {text}", "What is this news article about?", AGNEWS_LABELS), AGNEWS_LABELS[k],
+                    "agnews", {"id": _norm(text), "text": text, "options": list(AGNEWS_LABELS)})
+            if split_of(item_id(ex)) == split: out.append(ex)
+    return out
