@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 # %% auto #0
-__all__ = ['SPREAD', 'mean_std', 'fmt_mean_std', 'paired_comparison', 'describe_comparison']
+__all__ = ['SPREAD', 'mean_std', 'fmt_mean_std', 'paired_comparison', 'fmt_interval', 'describe_comparison']
 
 # %% ../nbs/06d_stats.ipynb #8306b67c
 SPREAD = "sample std (n-1)"
@@ -54,8 +54,15 @@ def paired_comparison(values: dict, baseline: str, higher_is_better: bool, arms=
                         level=level, verdict=verdict, higher_is_better=higher_is_better))
     return out
 
+def fmt_interval(c: dict, digits: int = 3, unit: str = "", verdict: bool | str = False) -> str:
+    """A comparison's mean difference and interval, signed: `+0.120 [+0.050, +0.190]`, then ` UNIT` when `unit` is
+    given and ` (VERDICT)` when `verdict` is True (the comparison's own) or a word (that word)."""
+    s = f"{c['mean_diff']:+.{digits}f} [{c['interval'][0]:+.{digits}f}, {c['interval'][1]:+.{digits}f}]"
+    if unit: s += f" {unit}"
+    if verdict: s += f" ({c['verdict'] if verdict is True else verdict})"
+    return s
+
 def describe_comparison(c: dict, digits: int = 3, unit: str = "") -> str:
-    "One line: `arm − baseline: +0.120 [0.050, 0.190] nats (95% CI, 3 seeds): better`."
-    u = f" {unit}" if unit else ""
-    return (f"{c['arm']} − {c['baseline']}: {c['mean_diff']:+.{digits}f} [{c['interval'][0]:+.{digits}f}, "
-            f"{c['interval'][1]:+.{digits}f}]{u} ({c['level']:.0%} CI, {len(c['seeds'])} seeds): {c['verdict']}")
+    "One line: `arm − baseline: +0.120 [+0.050, +0.190] nats (95% CI, 3 seeds): better`."
+    return (f"{c['arm']} − {c['baseline']}: {fmt_interval(c, digits, unit)} ({c['level']:.0%} CI, {len(c['seeds'])} seeds): "
+            f"{c['verdict']}")
