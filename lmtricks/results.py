@@ -102,7 +102,7 @@ def save_result(name: str, fig, data: dict | None = None, preset: str = "smoke",
                 wall_time_s: float | None = None, *, arms: dict | None = None, metric: str | None = None, unit: str = "",
                 higher_is_better: bool | None = None, compute: dict | None = None, comparisons=(), claim: str = "",
                 finding: str = "", lr: dict | None = None, references: dict | None = None, experiment: str | None = None,
-                precision: str | None = None) -> Path:
+                precision: str | None = None, verdicts: list | None = None) -> Path:
     "Write `NAME.png` and `NAME.json` atomically (see the table above for the JSON)."
     rec = dict(name=name, experiment=experiment or name.split("_")[0], preset=preset,
                seeds=[int(s) for s in seeds] if seeds is not None else None)
@@ -115,6 +115,7 @@ def save_result(name: str, fig, data: dict | None = None, preset: str = "smoke",
                    arms={a: {str(k): float(x) for k, x in _by_seed(a, v).items()} for a, v in arms.items()},
                    compute=compute, comparisons=list(comparisons), lr=lr, references=references or {},
                    claim=claim, finding=finding, spread=SPREAD)
+        if verdicts is not None: rec["verdicts"] = list(verdicts)
     else: rec.update(schema=1)
     rec.update(data=data, config=config, wall_time_s=wall_time_s, env=experiment_environment(precision))
     d = figures_dir(preset); d.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 # %% auto #0
-__all__ = ['SPREAD', 'mean_std', 'fmt_mean_std', 'paired_comparison', 'fmt_interval', 'describe_comparison']
+__all__ = ['SPREAD', 'mean_std', 'fmt_mean_std', 'paired_comparison', 'fmt_interval', 'describe_comparison', 'bootstrap_interval',
+           'bootstrap_comparison', 'enough_items', 'holm', 'verdicts', 'describe_verdict']
 
 # %% ../nbs/06d_stats.ipynb #8306b67c
 SPREAD = "sample std (n-1)"
@@ -28,7 +29,8 @@ def _by_seed(arm: str, v) -> dict:
 
 def paired_comparison(values: dict, baseline: str, higher_is_better: bool, arms=None, level: float = 0.95) -> list[dict]:
     """Compare each arm of `values` (`{arm: {seed: value}}`) with `baseline`, seed by seed: per-seed differences
-    (arm − baseline), mean, `level` t-interval and verdict ('better', 'worse', 'within noise')."""
+    (arm − baseline), mean, `level` t-interval and verdict ('better', 'worse', 'within noise'), the two-sided
+    p-value of the paired t test and the one-sided `level` bounds (`one_sided`: [lower, upper])."""
     from scipy import stats
     if baseline not in values:
         raise ValueError(f"no baseline {baseline!r} among the arms {list(values)}: pass baseline= one of them "
@@ -46,12 +48,15 @@ def paired_comparison(values: dict, baseline: str, higher_is_better: bool, arms=
             raise ValueError(f"comparing {arm!r} with {baseline!r} needs at least 2 seeds (got {len(seeds)}): run 3 seeds, "
                              "or 5 when the gap is near the spread")
         d = np.array([a[s] - base[s] for s in seeds])
-        mean, half = float(d.mean()), float(stats.t.ppf((1 + level) / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+        mean, se, df = float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))), len(d) - 1
+        half, one = float(stats.t.ppf((1 + level) / 2, df) * se), float(stats.t.ppf(level, df) * se)
         lo, hi = mean - half, mean + half
         up, down = ("better", "worse") if higher_is_better else ("worse", "better")
         verdict = up if lo > 0 else down if hi < 0 else "within noise"
+        p = float(2 * stats.t.sf(abs(mean) / se, df)) if se > 0 else float(mean == 0)
         out.append(dict(arm=arm, baseline=baseline, seeds=seeds, diffs=d.tolist(), mean_diff=mean, interval=[lo, hi],
-                        level=level, verdict=verdict, higher_is_better=higher_is_better))
+                        level=level, verdict=verdict, higher_is_better=higher_is_better, p=p, se=se,
+                        one_sided=[mean - one, mean + one], one_sided_level=level, method="paired t over seeds"))
     return out
 
 def fmt_interval(c: dict, digits: int = 3, unit: str = "", verdict: bool | str = False) -> str:
@@ -64,5 +69,138 @@ def fmt_interval(c: dict, digits: int = 3, unit: str = "", verdict: bool | str =
 
 def describe_comparison(c: dict, digits: int = 3, unit: str = "") -> str:
     "One line: `arm − baseline: +0.120 [+0.050, +0.190] nats (95% CI, 3 seeds): better`."
-    return (f"{c['arm']} − {c['baseline']}: {fmt_interval(c, digits, unit)} ({c['level']:.0%} CI, {len(c['seeds'])} seeds): "
-            f"{c['verdict']}")
+    n = f"{c['n_items']} items" if "n_items" in c else f"{len(c['seeds'])} seeds"
+    return f"{c['arm']} − {c['baseline']}: {fmt_interval(c, digits, unit)} ({c['level']:.0%} CI, {n}): {c['verdict']}"
+
+# %% ../nbs/06d_stats.ipynb #3d3a8688
+def _boot_means(sums, counts, n_boot: int, seed: int, chunk: int = 2000) -> np.ndarray:
+    "Bootstrap means: resample the groups (rows of `sums`/`counts`) with replacement, `chunk` replicates at a time."
+    rng, G = np.random.default_rng(seed), len(sums)
+    out = np.empty(n_boot)
+    for i in range(0, n_boot, chunk):
+        idx = rng.integers(0, G, (min(chunk, n_boot - i), G))            # (replicates, groups)
+        out[i:i + len(idx)] = sums[idx].sum(1) / counts[idx].sum(1)
+    return out
+
+def bootstrap_interval(diffs, level: float = 0.95, n_boot: int = 10_000, seed: int = 0, groups=None) -> dict:
+    """Paired bootstrap over test items of per-item differences (arm − baseline on the same item): mean, two-sided
+    percentile interval at `level`, one-sided bounds at `level`, half-width and a two-sided p-value. With `groups`
+    (one id per row, e.g. the item of each paraphrase) whole groups are resampled (a cluster bootstrap).
+    p = min(1, 2·min(#{d* ≤ 0} + 1, #{d* ≥ 0} + 1) / (n_boot + 1)): the percentile interval at level 1 − p just
+    reaches 0, so the interval excludes 0 about when p < 1 − level."""
+    d = np.asarray(diffs, dtype=float).ravel()
+    if groups is None: sums, counts = d, np.ones(len(d))
+    else:
+        g = np.asarray(groups).ravel()
+        if len(g) != len(d): raise ValueError(f"{len(g)} group ids for {len(d)} differences: give one id per row")
+        _, inv = np.unique(g, return_inverse=True)
+        sums, counts = np.bincount(inv, weights=d), np.bincount(inv).astype(float)
+    if len(sums) < 2: raise ValueError(f"a bootstrap over items needs at least 2 items (got {len(sums)})")
+    b = _boot_means(sums, counts, n_boot, seed)
+    a = (1 - level) / 2
+    lo, hi = (float(x) for x in np.quantile(b, [a, 1 - a]))
+    olo, ohi = (float(x) for x in np.quantile(b, [1 - level, level]))
+    p = min(1.0, 2 * min(int((b <= 0).sum()) + 1, int((b >= 0).sum()) + 1) / (n_boot + 1))
+    return dict(mean_diff=float(d.mean()), interval=[lo, hi], level=level, one_sided=[olo, ohi], one_sided_level=level,
+                halfwidth=(hi - lo) / 2, p=p, n_items=len(sums), n_rows=len(d), n_boot=n_boot, seed=seed,
+                method="paired bootstrap over items" + (" (groups resampled)" if groups is not None else ""))
+
+def bootstrap_comparison(arm_values, base_values, arm: str, baseline: str, higher_is_better: bool, groups=None,
+                         level: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> dict:
+    """A training-free comparison (no seeds): per-item metric values of `arm` and `baseline` on the same items, as a
+    comparison dict like `paired_comparison`'s (with `verdict`), from `bootstrap_interval` of their differences."""
+    a, b = np.asarray(arm_values, dtype=float).ravel(), np.asarray(base_values, dtype=float).ravel()
+    if a.shape != b.shape: raise ValueError(f"{arm!r} has {len(a)} items and {baseline!r} {len(b)}: pair them item by item")
+    r = bootstrap_interval(a - b, level, n_boot, seed, groups)
+    lo, hi = r["interval"]
+    up, down = ("better", "worse") if higher_is_better else ("worse", "better")
+    return dict(arm=arm, baseline=baseline, **r, verdict=up if lo > 0 else down if hi < 0 else "within noise",
+                higher_is_better=higher_is_better)
+
+def enough_items(c: dict, delta: float) -> dict:
+    """Is the test set large enough to read an effect of `delta`? `ok` when the interval's half-width is below δ/2;
+    `n_needed` estimates the items for that (the half-width shrinks as 1/√n): n·(2·halfwidth/δ)²."""
+    if not delta > 0: raise ValueError(f"delta={delta!r}: pass the declared smallest effect of interest (> 0)")
+    h = (c["interval"][1] - c["interval"][0]) / 2
+    n = c.get("n_items", len(c.get("seeds", ())))
+    return dict(ok=bool(h < delta / 2), halfwidth=h, target=delta / 2, delta=delta, n_items=n,
+                n_needed=math.ceil(n * (2 * h / delta) ** 2))
+
+
+# %% ../nbs/06d_stats.ipynb #8fc13020
+def holm(pvals) -> list[float]:
+    "Holm's step-down adjusted p-values (same order as `pvals`): the k-th smallest is max over j ≤ k of min(1, (m − j + 1)·p_(j))."
+    p = np.asarray(list(pvals), dtype=float)
+    adj, run = np.empty(len(p)), 0.0
+    for r, i in enumerate(np.argsort(p, kind="stable")):
+        run = max(run, min(1.0, (len(p) - r) * p[i])); adj[i] = run
+    return adj.tolist()
+
+def _sign(c: dict, direction: str) -> int:
+    "+1 when the paper predicts arm − baseline > 0, −1 when it predicts < 0."
+    if direction in ("higher", "lower"): return 1 if direction == "higher" else -1
+    if direction in ("better", "worse"):
+        if "higher_is_better" not in c:
+            raise ValueError(f"{c.get('arm')!r} vs {c.get('baseline')!r} does not say whether higher is better: pass "
+                             "direction='higher' or 'lower' (the sign of arm − baseline that the paper predicts)")
+        up = 1 if c["higher_is_better"] else -1
+        return up if direction == "better" else -up
+    raise ValueError(f"direction={direction!r}: choose 'better' or 'worse' (in the metric's sense), or 'higher' or 'lower' "
+                     "(the sign of arm − baseline)")
+
+def _moved(control) -> tuple[bool, str | None]:
+    if isinstance(control, dict):
+        if "verdict" not in control: raise ValueError("control_moved= a comparison needs its 'verdict' (from paired_comparison or bootstrap_comparison)")
+        return control["verdict"] in ("better", "worse"), f"{control['arm']} − {control['baseline']}"
+    return bool(control), None
+
+def verdicts(comparisons, delta, direction="better", control_moved=True, alpha: float = 0.05) -> list[dict]:
+    """The verdict of each claim of one figure. `comparisons` are the figure's claim comparisons (the family; not
+    the positive control), each from `paired_comparison` (seeds) or `bootstrap_comparison` (items); `delta` is the
+    smallest effect of interest declared before running (> 0, the metric's units; one for all or one per claim) and
+    `direction` the paper's ('better'/'worse' in the metric's sense, or 'higher'/'lower' for the sign of
+    arm − baseline; one or one per claim). `control_moved` is a bool or the positive control's comparison (moved
+    when its interval excludes 0). *supported*: Holm-adjusted p < `alpha` and the effect in the paper's direction;
+    *not supported*: the one-sided 95% bound in the paper's direction is below `delta`; else *cannot tell*, and
+    always when the positive control did not move."""
+    cs = list(comparisons)
+    if not cs: raise ValueError("verdicts needs the figure's claim comparisons (at least one)")
+    def per(x, what):
+        xs = list(x) if isinstance(x, (list, tuple)) else [x] * len(cs)
+        if len(xs) != len(cs): raise ValueError(f"{len(xs)} values of {what} for {len(cs)} claims: give one, or one per claim")
+        return xs
+    deltas, dirs = per(delta, "delta"), per(direction, "direction")
+    for d in deltas:
+        if not (isinstance(d, (int, float)) and math.isfinite(d) and d > 0):
+            raise ValueError(f"delta={d!r}: declare the smallest effect of interest before running, as a positive number in "
+                             "the metric's units (the paper's effect scaled to this setup, or a fraction of the positive control's)")
+    for c in cs:
+        if "p" not in c or "one_sided" not in c:
+            raise ValueError(f"{c.get('arm')!r} vs {c.get('baseline')!r} has no p-value or one-sided bounds: make it with "
+                             "paired_comparison or bootstrap_comparison")
+    moved, control = _moved(control_moved)
+    labels = [f"{c['arm']} − {c['baseline']}" for c in cs]
+    adj = holm(c["p"] for c in cs)
+    out = []
+    for c, lab, d, dr, pa in zip(cs, labels, deltas, dirs, adj):
+        s = _sign(c, dr)
+        effect = s * c["mean_diff"]
+        bound = c["one_sided"][1] if s > 0 else -c["one_sided"][0]      # how large the effect may be, in the paper's direction
+        if not moved: v, why = "cannot tell", "the positive control did not move the metric"
+        elif pa < alpha and effect > 0:
+            v, why = "supported", f"Holm-adjusted p = {pa:.2g} < {alpha:g} over {len(cs)} claims, in the paper's direction"
+        elif bound < d: v, why = "not supported", f"the one-sided {c.get('one_sided_level', 0.95):.0%} bound {bound:.3g} excludes δ = {d:g}"
+        else: v, why = "cannot tell", f"Holm-adjusted p = {pa:.2g} and the one-sided bound {bound:.3g} ≥ δ = {d:g}: neither excluded"
+        out.append(dict(claim=lab, arm=c["arm"], baseline=c["baseline"], delta=float(d), direction=dr, sign=s, family=labels,
+                        alpha=alpha, p=float(c["p"]), p_holm=pa, effect=float(effect), bound=float(bound),
+                        bound_level=c.get("one_sided_level", 0.95), below_delta=bool(bound < d), control_moved=moved,
+                        control=control, method=c.get("method"), verdict=v, why=why, comparison=c))
+    return out
+
+def describe_verdict(v: dict, digits: int = 3, unit: str = "") -> str:
+    "One sentence from a `verdicts` record: the difference, its interval, the Holm p, the declared δ and the verdict with its reason."
+    c, u = v["comparison"], f" {unit}" if unit else ""
+    n = f"{c['n_items']} items" if "n_items" in c else f"{len(c['seeds'])} seeds"
+    return (f"{v['claim']}: {fmt_interval(c, digits, unit)} ({c['level']:.0%} CI, {n}); Holm p = {v['p_holm']:.2g} over "
+            f"{len(v['family'])} claim{'s' if len(v['family']) > 1 else ''}; declared δ = {v['delta']:.{digits}g}{u}: {v['verdict']} ({v['why']})")
+
