@@ -1004,4 +1004,12 @@ d = { 'settings': { 'branch': 'main',
                                 'lmtricks.train.param_groups': ('train.html#param_groups', 'lmtricks/train.py'),
                                 'lmtricks.train.token_nll': ('train.html#token_nll', 'lmtricks/train.py'),
                                 'lmtricks.train.train': ('train.html#train', 'lmtricks/train.py')},
-            'lmtricks.tuning': {'lmtricks.tuning.tune_lr': ('tuning.html#tune_lr', 'lmtricks/tuning.py')}}}
+            'lmtricks.tuning': { 'lmtricks.tuning.Split': ('tuning.html#split', 'lmtricks/tuning.py'),
+                                 'lmtricks.tuning.Split.__post_init__': ('tuning.html#split.__post_init__', 'lmtricks/tuning.py'),
+                                 'lmtricks.tuning._is_test_metric': ('tuning.html#_is_test_metric', 'lmtricks/tuning.py'),
+                                 'lmtricks.tuning._log_step': ('tuning.html#_log_step', 'lmtricks/tuning.py'),
+                                 'lmtricks.tuning.bracket_lr': ('tuning.html#bracket_lr', 'lmtricks/tuning.py'),
+                                 'lmtricks.tuning.select_on_validation': ('tuning.html#select_on_validation', 'lmtricks/tuning.py'),
+                                 'lmtricks.tuning.test_split': ('tuning.html#test_split', 'lmtricks/tuning.py'),
+                                 'lmtricks.tuning.tune_lr': ('tuning.html#tune_lr', 'lmtricks/tuning.py'),
+                                 'lmtricks.tuning.validation': ('tuning.html#validation', 'lmtricks/tuning.py')}}}

@@ -5,19 +5,24 @@
 # %% ../nbs/06e_tuning.ipynb #00453193
 from __future__ import annotations
 import math, sys
+from dataclasses import dataclass
 import numpy as np
 from .train import NonFiniteLoss
 
 # %% auto #0
-__all__ = ['tune_lr']
+__all__ = ['SPLITS', 'tune_lr', 'bracket_lr', 'Split', 'validation', 'test_split', 'select_on_validation']
 
 # %% ../nbs/06e_tuning.ipynb #3c9f1e57
+def _is_test_metric(select: str) -> bool: return select.split("/")[0].lower().startswith("test")
+
 def tune_lr(run, lrs, seeds, select: str = "val_loss", higher_is_better: bool = False, sweep_seed: int | None = None) -> dict:
     """Per-arm learning rate: `run(lr, sweep_seed)` for each lr in `lrs`, pick the best by `select`, then
     `run(best, seed)` for each of `seeds`. Returns `{lr, sweep: {lrs, values, select, seed, at_edge}, runs: {seed: result}}`."""
     lrs = sorted(float(x) for x in lrs)
     if not lrs: raise ValueError("tune_lr needs at least one learning rate in lrs")
     seed = seeds[0] if sweep_seed is None else sweep_seed
+    if _is_test_metric(select):
+        raise ValueError(f"tune_lr would choose the learning rate on {select!r}, a test metric: select on a validation metric")
     vals = []
     for lr in lrs:
         try: v = float(run(lr, seed)[select])
@@ -32,3 +37,93 @@ def tune_lr(run, lrs, seeds, select: str = "val_loss", higher_is_better: bool = 
     if at_edge: print(f"[tune_lr] the best {select} is at the edge of the grid (lr={lrs[i]:g}); widen the grid", file=sys.stderr)
     return dict(lr=lrs[i], sweep=dict(lrs=lrs, values=vals, select=select, seed=seed, at_edge=at_edge),
                 runs={s: run(lrs[i], s) for s in seeds})
+
+# %% ../nbs/06e_tuning.ipynb #1a5203ea
+def _log_step(lrs: list[float]) -> float:
+    r = [b / a for a, b in zip(lrs, lrs[1:])]
+    if min(r) <= 1 or max(r) / min(r) > 1 + 1e-6:
+        raise ValueError(f"lrs={lrs} is not a log grid: use a constant ratio between neighbours, e.g. [1e-3, 2e-3, 4e-3]")
+    return r[0]
+
+def bracket_lr(run, lrs, sweep_seeds, seeds, select: str = "val_loss", higher_is_better: bool = False,
+               max_extensions: int = 2) -> dict:
+    """Each arm at its own learning rate, bracketed: `run(lr, seed)` for every lr of a log grid of at least 3 points and
+    every seed of `sweep_seeds` (at least 2); the best lr is the best mean of `select` (a validation metric) over
+    the sweep seeds, a diverged run counting as the worst. When the best lr is at an edge the grid grows on that
+    side by its own log step, up to `max_extensions` times. Then `run(best, seed)` for each of `seeds`. Returns
+    `{lr, sweep, runs}`; `sweep` holds the whole sweep for the JSON."""
+    lrs = sorted(float(x) for x in lrs)
+    if len(lrs) < 3:
+        raise ValueError(f"bracket_lr needs a log grid of at least 3 learning rates (got {lrs}): e.g. "
+                         f"{[lrs[0] / 2, lrs[0], lrs[0] * 2] if len(lrs) == 1 else [lrs[0], lrs[1], lrs[1] ** 2 / lrs[0]] if lrs else [1e-3, 2e-3, 4e-3]}")
+    step = _log_step(lrs)
+    sweep_seeds, seeds = [int(s) for s in sweep_seeds], [int(s) for s in seeds]
+    if len(set(sweep_seeds)) < 2:
+        raise ValueError(f"bracket_lr chooses on the mean of at least 2 sweep seeds (got {sweep_seeds}): pass sweep_seeds=[0, 1]")
+    if _is_test_metric(select):
+        raise ValueError(f"bracket_lr would choose the learning rate on {select!r}, a test metric: select on a validation "
+                         "metric (val_loss, val_bpb, ...); the test split is read once, for the reported numbers")
+    def one(lr, s):
+        try: return float(run(lr, s)[select])
+        except NonFiniteLoss: return math.nan
+    values = {lr: [one(lr, s) for s in sweep_seeds] for lr in lrs}
+    bad = -math.inf if higher_is_better else math.inf
+    def best():
+        grid = sorted(values)
+        means = [float(np.mean(values[lr])) for lr in grid]
+        score = [m if math.isfinite(m) else bad for m in means]
+        if all(not math.isfinite(m) for m in means):
+            raise ValueError(f"every learning rate in {grid} diverged: try a grid of smaller learning rates")
+        i = int(np.argmax(score) if higher_is_better else np.argmin(score))
+        return grid, means, i
+    extensions = []
+    grid, means, i = best()
+    while i in (0, len(grid) - 1) and len(extensions) < max_extensions:
+        side = "low" if i == 0 else "high"
+        lr = grid[0] / step if side == "low" else grid[-1] * step
+        print(f"[bracket_lr] the best {select} is at the {side} edge (lr={grid[i]:g}); extending the grid to lr={lr:g}", file=sys.stderr)
+        values[lr] = [one(lr, s) for s in sweep_seeds]
+        extensions.append(dict(side=side, lr=lr))
+        grid, means, i = best()
+    at_edge = i in (0, len(grid) - 1)
+    if at_edge:
+        print(f"[bracket_lr] after {len(extensions)} extensions the best {select} is still at the edge (lr={grid[i]:g}): "
+              "the optimum may lie beyond; widen the grid", file=sys.stderr)
+    sweep = dict(lrs=grid, values=[values[lr] for lr in grid], means=means, select=select, higher_is_better=higher_is_better,
+                 sweep_seeds=sweep_seeds, reported_seeds=seeds, sweep_seeds_reported=sorted(set(sweep_seeds) & set(seeds)),
+                 log_step=step, initial_lrs=lrs, extensions=extensions, at_edge=at_edge)
+    return dict(lr=grid[i], sweep=sweep, runs={s: run(grid[i], s) for s in seeds})
+
+
+# %% ../nbs/06e_tuning.ipynb #a3f236b6
+SPLITS = ("train", "val", "test")
+
+@dataclass(frozen=True)
+class Split:
+    "Data tagged with the split it comes from, so that code which chooses a hyperparameter can refuse test data."
+    name: str
+    data: object
+    def __post_init__(self):
+        if self.name not in SPLITS: raise ValueError(f"Split name {self.name!r}: choose one of {list(SPLITS)}")
+
+def validation(data) -> Split: return Split("val", data)
+def test_split(data) -> Split: return Split("test", data)
+
+def select_on_validation(candidates, score_fn, data: Split, higher_is_better: bool = False, name: str = "hyperparameter") -> dict:
+    """Choose among `candidates` (values of α, β, k, a threshold...) by `score_fn(candidate, data)` on validation data.
+    `data` must be a `Split` named 'val' (or 'train'): test data, or data without a split tag, is refused before
+    `score_fn` ever sees it. Returns `{best, candidates, scores, split, name}`."""
+    if not isinstance(data, Split):
+        raise TypeError(f"select_on_validation got untagged {type(data).__name__} data: wrap the validation split as "
+                        "validation(data), so that test data can never be used to choose a hyperparameter")
+    if data.name == "test":
+        raise ValueError(f"select_on_validation was given test data to choose the {name}: choose it on the validation split "
+                         "(validation(val_data)); the test split is read once, for the reported numbers")
+    cands = list(candidates)
+    if not cands: raise ValueError(f"no candidates to choose the {name} from")
+    scores = [float(score_fn(c, data.data)) for c in cands]
+    bad = -math.inf if higher_is_better else math.inf
+    s = [x if math.isfinite(x) else bad for x in scores]
+    i = int(np.argmax(s) if higher_is_better else np.argmin(s))
+    return dict(best=cands[i], candidates=cands, scores=scores, split=data.name, name=name)
+
