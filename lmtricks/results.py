@@ -14,8 +14,8 @@ from .stats import SPREAD, mean_std, _by_seed
 
 # %% auto #0
 __all__ = ['STYLE', 'README_BEGIN', 'README_END', 'set_style', 'spread_note', 'plot_band', 'plot_arms', 'reference_line',
-           'runs_dir', 'figures_dir', 'experiment_environment', 'save_result', 'compare_results', 'drift_line',
-           'readme_figures', 'update_readme_figures']
+           'runs_dir', 'figures_dir', 'dirty_paths', 'experiment_environment', 'save_result', 'compare_results',
+           'drift_line', 'readme_figures', 'update_readme_figures']
 
 # %% ../nbs/06f_results.ipynb #c23dfa65
 import matplotlib
@@ -79,12 +79,25 @@ def _cpu_model() -> str | None:
     import platform
     return platform.processor() or None
 
+def dirty_paths(root=None) -> list[str] | None:
+    """What is changed or untracked in the git tree at `root` (default the project root), apart from what making
+    figures writes (`figures/`, README.md's figure block): the code a figure's commit does not name. None outside git."""
+    import subprocess
+    try:
+        r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root or repo_root(),
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError): return None
+    if r.returncode: return None
+    paths = [l[3:].split(" -> ")[-1].strip('"') for l in r.stdout.splitlines() if len(l) > 3]
+    return sorted(p for p in paths if not p.startswith("figures/") and p != "README.md")
+
 def experiment_environment(precision: str | None = None) -> dict:
-    "`environment_info()` plus the CPU model, the kernel ISA torch dispatches to, the GPU and the precision."
+    """`environment_info()` plus the CPU model, the kernel ISA torch dispatches to, the GPU, the precision and the
+    paths that were dirty in the tree (`dirty_paths`; README.md is left out, since figures rewrite its figure block)."""
     cap = getattr(torch.backends.cpu, "get_cpu_capability", lambda: None)()
     return dict(environment_info(), cpu=_cpu_model(), cpu_capability=cap,
                 gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-                precision=precision or "float32")
+                precision=precision or "float32", dirty=dirty_paths())
 
 def _check_result(arms, seeds, compute, comparisons):
     seeds = sorted(int(s) for s in seeds)
