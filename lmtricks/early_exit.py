@@ -156,7 +156,7 @@ class ExitPolicy(Config):
     "When a token leaves the stack: at the first layer whose `measure` confidence exceeds λ_t (see `threshold_at`)."
     measure: str = "softmax"     # a key of CONFIDENCE
     threshold: float = 0.9       # λ in [0, 1]; 1 (with tau=0) never exits
-    tau: float = 0.0             # decay with position: λ_t = 0.9λ + 0.1λ·exp(−τ t / N); 0 keeps λ
+    tau: float = 0.0             # decay with position: λ_t = clip(0.9λ + 0.1·exp(−τ t / N)); 0 keeps λ
     classifier: object = None    # an ExitClassifier, for measure="classifier"
 
     def validate(self):
@@ -174,8 +174,9 @@ class ExitPolicy(Config):
                                  "first with train_exit_classifier(model, batches)")
 
     def threshold_at(self, t: int, n: int) -> float:
-        "λ_t = 0.9·λ + 0.1·λ·exp(−τ·t/N) for the t-th (0-based) of `n` tokens."
-        return self.threshold * (0.9 + 0.1 * math.exp(-self.tau * t / max(n, 1)))
+        "λ_t = clip_[0,1](0.9·λ + 0.1·exp(−τ·t/N)) for the t-th (0-based) of `n` tokens (CALM's eq.); τ = 0: λ, no decay."
+        if self.tau == 0: return self.threshold
+        return min(1.0, max(0.0, 0.9 * self.threshold + 0.1 * math.exp(-self.tau * t / max(n, 1))))
 
 # %% ../nbs/42_early_exit.ipynb #59f096ac
 def exit_step(model: GPT, ids, pos, mask, cache: KVCache, policy: ExitPolicy, threshold: float):

@@ -391,7 +391,7 @@ class Megabyte(nn.Module):
         idx = F.pad(idx, (0, -T0 % P))                                        # a ragged end: pad, then crop (causal)
         B, T = idx.shape
         N = T // P
-        patches = self.g_embed(idx[:, 1:T - P + 1]).reshape(B, N - 1, -1)      # global input k: bytes (k-1)P+1 .. kP
+        patches = self.g_embed(idx[:, 1:T - P + 1]).reshape(B, N - 1, self.cfg.d_global)   # global input k: bytes (k-1)P+1 .. kP (none when N = 1)
         G = self.glob(torch.cat([self.g_pad.expand(B, 1, -1).to(patches.dtype), patches], 1))   # (B, N, d_global)
         x = self.l_embed(idx).view(B, N, P, -1) + self.to_local(G).view(B, N, P, -1)
         y = self.local(x.view(B * N, P, -1))                                  # attention within each patch
@@ -460,7 +460,8 @@ from .core import read_json, seed_everything as _seed
 from .data import TokenStream, token_bytes, tokenize_documents
 from .model import Registry
 from .train import TrainConfig, train, load_checkpoint, token_nll
-from .experiment import (DataConfig, RunConfig, cached, lm_documents, lm_data, lm_eval, resumable, run_lm)
+from .lmrun import DataConfig, RunConfig, lm_documents, lm_data, lm_eval, run_lm
+from .runcache import cached, resumable
 
 BYTE_MODELS = Registry("byte model", {"flat": (GPTConfig, GPT), "rnn": (PatchRNNConfig, PatchRNN),
                                       "hourglass": (HourglassConfig, Hourglass), "megabyte": (MegabyteConfig, Megabyte)})
