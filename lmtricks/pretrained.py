@@ -438,7 +438,7 @@ def package_file(package: str, filename: str, pip: str) -> Path:
 
 def pretrained_cache_dir() -> Path:
     "`$LMTRICKS_RUNS/cache/pretrained` (default `runs/` at the project root), where converted weights are kept."
-    from lmtricks.experiment import cache_root
+    from lmtricks.runcache import cache_root
     return cache_root() / "pretrained"
 
 def pretrained(name: str = "smollm2-135m-instruct", block_size: int | None = None, device="cpu", cache: bool = True):
