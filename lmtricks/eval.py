@@ -63,14 +63,46 @@ def exact_match_accuracy(model, examples, tok, max_new_tokens: int | None = None
     return exact_match_rate(generate_answers(model, examples, tok, max_new_tokens, batch_size), [e.answer for e in examples])
 
 # %% ../nbs/05_eval.ipynb #e5a0c002
-@torch.no_grad()
-def option_logprobs(model, examples, tok, options=None, batch_size: int = 32, mean: bool = False) -> torch.Tensor:
-    "(N, K) log-probability of each example's K options as its answer, teacher-forced (sum over tokens, or mean)."
+def _options_of(examples, options):
     opts = [list(options) if options is not None else list(e.meta.get("options", ())) for e in examples]
     if not examples or any(len(o) != len(opts[0]) or not o for o in opts):
         raise ValueError("give every example the same number (>= 1) of options: options=[...] or meta['options']")
-    pairs = [QA(e.prompt, o, e.task, e.meta) for e, os_ in zip(examples, opts) for o in os_]
+    return opts
+
+@torch.no_grad()
+def _shared_prefix_logprobs(model, prompt: list[int], options: list[list[int]], dev) -> torch.Tensor:
+    "(K,) summed log-probabilities of `options` (token lists) after `prompt`: the prompt runs once into a KV cache."
+    from lmtricks.model import KVCache
+    K, L = len(options), max(len(o) for o in options)
+    cache = KVCache(model.cfg, 1, len(prompt) + L, dev, next(model.parameters()).dtype)
+    first = model(torch.tensor([prompt], device=dev), cache=cache).logits[0, -1].float().log_softmax(-1)   # (V,)
+    cache.k, cache.v = [t.expand(K, -1, -1, -1).clone() for t in cache.k], [t.expand(K, -1, -1, -1).clone() for t in cache.v]
+    ids = torch.tensor([o + [o[-1]] * (L - len(o)) for o in options], device=dev)                       # (K, L), padded at the end
+    rest = model(ids[:, :-1], cache=cache).logits.float().log_softmax(-1) if L > 1 else None           # (K, L-1, V)
+    out = []
+    for k, o in enumerate(options):
+        lp = first[o[0]] + (rest[k, torch.arange(len(o) - 1), ids[k, 1:len(o)]].sum() if len(o) > 1 else 0.0)
+        out.append(lp)
+    return torch.stack(out)
+
+@torch.no_grad()
+def option_logprobs(model, examples, tok, options=None, batch_size: int = 32, mean: bool = False,
+                    shared_prefix: bool | None = None) -> torch.Tensor:
+    """(N, K) log-probability of each example's K options as its answer, teacher-forced (sum over tokens, or mean).
+    `shared_prefix` (default: for an lmtricks GPT): the prompt runs once into a KV cache and the options continue it,
+    instead of one full sequence per option (the same numbers, K times less prompt compute)."""
+    from lmtricks.model import GPT
+    opts = _options_of(examples, options)
     dev = next(model.parameters()).device
+    if shared_prefix is None: shared_prefix = isinstance(model, GPT)
+    if shared_prefix:
+        rows = []
+        for e, os_ in zip(examples, opts):
+            toks = [tok.encode(o) + [tok.eos_id] for o in os_]
+            lp = _shared_prefix_logprobs(model, qa_prompt_ids(e, tok), toks, dev)
+            rows.append(lp / torch.tensor([len(t) for t in toks], device=lp.device) if mean else lp)
+        return torch.stack(rows).float().cpu()
+    pairs = [QA(e.prompt, o, e.task, e.meta) for e, os_ in zip(examples, opts) for o in os_]
     out = []
     for i in range(0, len(pairs), batch_size):
         b = collate_qa([encode_qa(p, tok) for p in pairs[i:i + batch_size]], tok.pad_id)
@@ -82,7 +114,7 @@ def option_logprobs(model, examples, tok, options=None, batch_size: int = 32, me
 
 def option_accuracy(model, examples, tok, options=None, batch_size: int = 32, mean: bool = False) -> float:
     "Fraction of examples whose most likely option is `ex.answer`."
-    opts = [list(options) if options is not None else list(e.meta["options"]) for e in examples]
+    opts = _options_of(examples, options)
     missing = [e.answer for e, o in zip(examples, opts) if e.answer not in o]
     if missing: raise ValueError(f"{len(missing)} answers are not among their options (e.g. {missing[0]!r}); add them to the options")
     pick = option_logprobs(model, examples, tok, options, batch_size, mean).argmax(1).tolist()
