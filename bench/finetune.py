@@ -5,7 +5,7 @@ Part A, speed and memory: every arm trains a few AdamW updates of 4 x 256 tokens
 time gives tokens/s, and a thread samples the RSS (every 2 ms) for the peak above the RSS at the arm's start. Top-k arms
 also time caching the streams of the same batch (one no-grad pass through the bottom n-k blocks).
 
-Part B, learning: GSM8K short form (question -> final number, answer-only loss, batch 4, bf16 autocast, AdamW, 3 warmup
+Part B, learning: GSM8K short form (question -> final number, answer-only loss, batch 4, bf16 autocast, AdamW, 2 warmup
 updates then constant LR, no weight decay). Each method trains from the base model for the same wall-clock budget
 (evaluation time excluded) at each LR of its 3-point grid; the LR is chosen on the validation split (64 questions of
 GSM8K's train file, disjoint from the training pool by question); the chosen LR is run again with the test NLL
@@ -91,16 +91,19 @@ class Fixed:
 def short(examples): return [QA(e.prompt, e.meta["final"], "gsm8k_short", e.meta) for e in examples]
 
 
+WORK = {}
+
 def make_arm(base, method):
-    "(the model to train, k or None); the model is a fresh copy of the base."
-    m = copy.deepcopy(base)
+    "(the model to train, k or None): the base's weights in a working copy (reloaded in place; LoRA wraps a fresh copy)."
+    if method.startswith("lora"): return add_lora(copy.deepcopy(base), r=int(method.split("-")[1])), None
+    if "m" not in WORK: WORK["m"] = copy.deepcopy(base)
+    m = WORK["m"]; m.load_state_dict(base.state_dict()); m.requires_grad_(True)
     if method == "full": return m, None
-    if method.startswith("lora"): return add_lora(m, r=int(method.split("-")[1])), None
     k = int(method.split("-")[1]); return TopBlocks(freeze_bottom(m, k), k), k
 
 
 def cfg(steps, lr, precision, batch=4):
-    return TrainConfig(steps=steps, batch_size=batch, lr=lr, warmup=3, schedule="constant", weight_decay=0.0, eval_every=0,
+    return TrainConfig(steps=steps, batch_size=batch, lr=lr, warmup=2, schedule="constant", weight_decay=0.0, eval_every=0,
                        ckpt_every=0, progress=False, precision=precision, compile=False)
 
 
@@ -192,10 +195,10 @@ def main():
     ap.add_argument("--out", default="bench/results/finetune_cpu.json")
     ap.add_argument("--speed-methods", default="full,top-2,top-6,top-10,lora-16")
     ap.add_argument("--learn-methods", default="full,top-2,top-6,lora-16")
-    ap.add_argument("--speed-steps", type=int, default=4, help="updates per speed arm; the first is a warm-up")
-    ap.add_argument("--seconds", type=float, default=15.0, help="training wall-clock per learning run")
-    ap.add_argument("--fractions", default="0.25,0.5,1.0", help="where along the budget the test NLL is read")
-    ap.add_argument("--n-pool", type=int, default=512)
+    ap.add_argument("--speed-steps", type=int, default=3, help="updates per speed arm; the first is a warm-up")
+    ap.add_argument("--seconds", type=float, default=10.0, help="training wall-clock per learning run")
+    ap.add_argument("--fractions", default="0.33,0.67,1.0", help="where along the budget the test NLL is read")
+    ap.add_argument("--n-pool", type=int, default=320)
     ap.add_argument("--n-val", type=int, default=64)
     ap.add_argument("--n-test", type=int, default=128)
     ap.add_argument("--skip", default="", help="'a' or 'b' to skip a part (for quick trials)")
