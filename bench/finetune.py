@@ -202,7 +202,9 @@ def main():
     ap.add_argument("--n-val", type=int, default=64)
     ap.add_argument("--n-test", type=int, default=128)
     ap.add_argument("--skip", default="", help="'a' or 'b' to skip a part (for quick trials)")
+    ap.add_argument("--report", default=None, help="print the README tables of this result JSON and exit")
     a = ap.parse_args()
+    if a.report: return report(a.report)
     t_start = time.perf_counter()
     torch.manual_seed(0)
     base, tok, info = pretrained("smollm2-135m-instruct")
@@ -227,6 +229,40 @@ def main():
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(f"wrote {a.out} in {res['wall_s']:.0f} s")
+
+
+def report(path):
+    "The README's tables, from the result JSON."
+    r = json.loads(Path(path).read_text())
+    env, out = r["env"], []
+    out.append(f"{env['cpu']} ({', '.join(env['flags'])}), {env['threads']} threads, torch {env['torch']}; load average "
+               f"{env['load_start']:.1f} at the start, {env['load_end']:.1f} at the end; whole script {r['wall_s']:.0f} s; commit {env['commit'][:7]}.")
+    if "speed" in r:
+        sp = {(x["method"], x["precision"]): x for x in r["speed"]}
+        full = sp[("full", "bf16")]["tok_s"]
+        out += ["", "| method | trainable params | fp32 tokens/s | bf16 tokens/s | bf16 ÷ full bf16 | peak RSS Δ fp32 / bf16 (MiB) "
+                "| caching tokens/s fp32 / bf16 | 8 min of bf16 training buys |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for m in dict.fromkeys(x["method"] for x in r["speed"]):
+            a, b = sp[(m, "fp32")], sp[(m, "bf16")]
+            cache = f"{a['cache_tok_s']:,.0f} / {b['cache_tok_s']:,.0f}" if "cache_tok_s" in a else "—"
+            tok8 = b["tok_s"] * 480
+            out.append(f"| {m} | {a['trainable'] / 1e6:.1f}M | {a['tok_s']:,.0f} | {b['tok_s']:,.0f} | {b['tok_s'] / full:.2f}× "
+                       f"| {a['peak_rss_delta_mb']:,.0f} / {b['peak_rss_delta_mb']:,.0f} | {cache} | {tok8 / 1e3:,.0f}k tokens, {tok8 / 1024:,.0f} updates |")
+    if "learning" in r:
+        l = r["learning"]; frac = r["args"]["fractions"]
+        c = l["cache"]
+        out += ["", f"Base model: held-out answer NLL {l['base_nll']['test']:.3f} nats/token on test ({l['base_nll'].get('test_cached', float('nan')):.3f} "
+                f"through the cached streams), {l['base_nll']['val']:.3f} on val. One-time caching (bf16 bottom, one pass that stores the stream for every k): "
+                + ", ".join(f"{s} {v['tokens']:,} tokens in {v['seconds']:.1f} s ({v['mb']:.0f} MiB fp32)" for s, v in c.items())
+                + f"; evaluating the full model on val + test took {l['eval_full_model_s']:.1f} s per split on average.",
+                "", f"| method | val NLL at LR grid | chosen LR | test NLL (seconds, updates) at {frac} of {r['args']['seconds']:.0f} s | updates/s |",
+                "|---|---|---:|---|---:|"]
+        for m, cur in l["curves"].items():
+            grid = ", ".join(f"{g['lr']:g}: {g['val_nll']:.2f}" for g in l["grid"][m])
+            pts = "; ".join(f"{p['test_nll']:.2f} ({p['seconds']:.0f} s, {p['updates']})" for p in cur["points"][1:])
+            edge = " (edge)" if l["chosen"][m]["at_edge"] else ""
+            out.append(f"| {m} | {grid} | {cur['lr']:g}{edge} | {pts} | {cur['updates_per_s']:.2f} |")
+    print("\n".join(out))
 
 
 if __name__ == "__main__":
