@@ -10,7 +10,7 @@ from .core import atomic_write_json, read_json, clear_run_dir, CONFIG
 
 # %% auto #0
 __all__ = ['CLIError', 'cmd_train', 'cmd_pretrain', 'experiment_notebooks', 'run_notebook', 'committed_result', 'compare_figures',
-           'cmd_reproduce', 'cmd_bench', 'parser', 'main']
+           'report_stale', 'cmd_reproduce', 'cmd_bench', 'parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #14236d42
 class CLIError(Exception): "An error with a message for the user (printed as one line, exit code 2)."
@@ -101,6 +101,7 @@ def run_notebook(nb: Path, out_nb: Path, preset: str, root: Path, progress: bool
     import papermill as pm
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
+    os.environ["LMTRICKS_NOTEBOOK"] = str(nb.resolve())      # save_result fingerprints the notebook that made the figure
     t0 = time.time()
     bar = dict(desc=f"[reproduce] {nb.stem}", unit="cell", leave=False, file=sys.stderr, dynamic_ncols=True) if progress else False
     try:
@@ -134,10 +135,24 @@ def compare_figures(root: Path, new_dir: Path) -> list[dict]:
         out.append(dict(name=p.stem, comparable=False, why="no committed figure") if old is None else compare_results(old, read_json(p)))
     return out
 
+def report_stale(root: Path, figures=None) -> int:
+    """`lmtricks reproduce --stale`: compare the fingerprints stored in each figure JSON with the checkout, rerunning
+    nothing, and print one line per figure that is stale or has none stored; 1 when any figure is stale, else 0."""
+    from lmtricks.results import stale_figures, stale_line
+    figures = Path(figures or os.environ.get("LMTRICKS_FIGURES") or root / "figures")
+    rows = stale_figures(figures, root)
+    n = {k: sum(r["status"] == k for r in rows) for k in ("stale", "unknown", "fresh")}
+    print(f"Stale figures in {figures} (static check of stored fingerprints, nothing rerun):")
+    for r in rows:
+        if r["status"] != "fresh" or r["notes"]: print("  " + stale_line(r))
+    print(f"{n['stale']} stale, {n['unknown']} unknown (no fingerprint stored), {n['fresh']} fresh of {len(rows)} figures")
+    return 1 if n["stale"] else 0
+
 def cmd_reproduce(args) -> int:
     from lmtricks.experiment import repo_root, PRESETS, drift_line, update_readme_figures
     if args.preset not in PRESETS: raise CLIError(f"unknown preset {args.preset!r}; choose one of {list(PRESETS)}")
     root = repo_root()
+    if getattr(args, "stale", False): return report_stale(root)
     nbs = experiment_notebooks(root, args.only)
     out_dir = root / "runs" / "reproduce" / args.preset
     compare = getattr(args, "compare", False)
@@ -204,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--preset", default="quick", help="smoke, quick or full (default: quick)")
     r.add_argument("--only", nargs="*", metavar="NAME", help="run only these experiments (notebook names without .ipynb)")
     r.add_argument("--compare", action="store_true", help="regenerate into runs/ and report drift against the committed figures")
+    r.add_argument("--stale", action="store_true", help="rerun nothing: list the figures whose stored fingerprints "
+                   "(notebook, lmtricks modules, data) differ from the checkout, or that have none")
     r.set_defaults(fn=cmd_reproduce)
     pt = sub.add_parser("pretrain", help="train (or read back) the pretrained base of a preset and its small sibling")
     pt.add_argument("--preset", default="quick", help="smoke, quick or full (default: quick)")

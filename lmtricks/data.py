@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['SPECIAL_TOKENS', 'STDLIB_SKIP', 'NAMED_CORPORA', 'EMBEDDED_CORPORA', 'ByteTokenizer', 'BPETokenizer', 'get_tokenizer',
-           'stdlib_module_files', 'data_file', 'split_text', 'load_corpus', 'split_documents', 'tokenize_documents',
-           'mix_seed', 'TokenStream', 'token_bytes', 'bytes_per_token', 'bits_per_byte']
+__all__ = ['SPECIAL_TOKENS', 'STDLIB_SKIP', 'NAMED_CORPORA', 'EMBEDDED_CORPORA', 'DATA_READ', 'ByteTokenizer', 'BPETokenizer',
+           'get_tokenizer', 'stdlib_module_files', 'data_file', 'split_text', 'load_corpus', 'split_documents',
+           'tokenize_documents', 'mix_seed', 'TokenStream', 'token_bytes', 'bytes_per_token', 'bits_per_byte']
 
 # %% ../nbs/01_data.ipynb #2ee01c4f
 SPECIAL_TOKENS = ("<bos>", "<eos>", "<pad>", "<sep>")
@@ -156,6 +156,8 @@ NAMED_CORPORA = {"tinyshakespeare": "tinyshakespeare/input.txt",
                  "tinystories": "tinystories/tinystories_train_first2MiB.txt"}
 EMBEDDED_CORPORA = ("stdlib", "stdlib-source")
 
+DATA_READ: dict = {}   # {rel: path} of every file `data_file` has handed out in this process (save_result fingerprints them)
+
 def data_file(rel: str, data_dir=None) -> Path:
     "The path of `rel` under `data_dir` or `$LMTRICKS_DATA`; a FileNotFoundError that says how to fix it if absent."
     name = rel.split("/")[0]
@@ -167,6 +169,7 @@ def data_file(rel: str, data_dir=None) -> Path:
     if not p.exists():
         raise FileNotFoundError(f"{name!r} expects the file {p}, which does not exist: set LMTRICKS_DATA (or data_dir=) to "
                                 f"the folder holding {name}/ (e.g. export LMTRICKS_DATA=../shared/data)")
+    DATA_READ[rel] = p
     return p
 
 def split_text(text: str) -> list[str]:

@@ -14,8 +14,9 @@ from .stats import SPREAD, mean_std, _by_seed
 
 # %% auto #0
 __all__ = ['STYLE', 'README_BEGIN', 'README_END', 'set_style', 'spread_note', 'plot_band', 'plot_arms', 'reference_line',
-           'runs_dir', 'figures_dir', 'dirty_paths', 'experiment_environment', 'save_result', 'compare_results',
-           'drift_line', 'readme_figures', 'update_readme_figures']
+           'runs_dir', 'figures_dir', 'dirty_paths', 'experiment_environment', 'save_result', 'notebook_imports',
+           'experiment_notebook', 'figure_fingerprints', 'figure_staleness', 'stale_figures', 'stale_line',
+           'compare_results', 'drift_line', 'readme_figures', 'update_readme_figures']
 
 # %% ../nbs/06f_results.ipynb #c23dfa65
 import matplotlib
@@ -115,7 +116,7 @@ def save_result(name: str, fig, data: dict | None = None, preset: str = "smoke",
                 wall_time_s: float | None = None, *, arms: dict | None = None, metric: str | None = None, unit: str = "",
                 higher_is_better: bool | None = None, compute: dict | None = None, comparisons=(), claim: str = "",
                 finding: str = "", lr: dict | None = None, references: dict | None = None, experiment: str | None = None,
-                precision: str | None = None, verdicts: list | None = None) -> Path:
+                precision: str | None = None, verdicts: list | None = None, notebook=None) -> Path:
     "Write `NAME.png` and `NAME.json` atomically (see the table above for the JSON)."
     rec = dict(name=name, experiment=experiment or name.split("_")[0], preset=preset,
                seeds=[int(s) for s in seeds] if seeds is not None else None)
@@ -130,12 +131,128 @@ def save_result(name: str, fig, data: dict | None = None, preset: str = "smoke",
                    claim=claim, finding=finding, spread=SPREAD)
         if verdicts is not None: rec["verdicts"] = list(verdicts)
     else: rec.update(schema=1)
-    rec.update(data=data, config=config, wall_time_s=wall_time_s, env=experiment_environment(precision))
+    rec.update(data=data, config=config, wall_time_s=wall_time_s, env=experiment_environment(precision),
+               fingerprints=figure_fingerprints(name, notebook))
     d = figures_dir(preset); d.mkdir(parents=True, exist_ok=True)
     tmp = d / f".{name}.png.tmp"
     fig.savefig(tmp, format="png", bbox_inches="tight"); os.replace(tmp, d / f"{name}.png")
     atomic_write_json(d / f"{name}.json", rec)
     return d / f"{name}.png"
+
+# %% ../nbs/06f_results.ipynb #7d1b4a96
+def _nb_code_cells(path) -> list[str]:
+    import json
+    cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells if c["cell_type"] == "code"]
+
+def notebook_imports(path) -> list[str]:
+    "The `lmtricks` modules the code cells of notebook `path` import (magics and shell lines skipped)."
+    import ast, re
+    mods = set()
+    for src in _nb_code_cells(path):
+        src = "\n".join("" if l.lstrip().startswith(("%", "!")) else l for l in src.splitlines())
+        try: tree = ast.parse(src)
+        except SyntaxError:
+            mods |= set(re.findall(r"^\s*(?:from|import)\s+(lmtricks(?:\.\w+)*)", src, re.M)); continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import): mods |= {a.name for a in node.names if a.name.split(".")[0] == "lmtricks"}
+            elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "lmtricks":
+                mods.add(node.module)
+                if node.module == "lmtricks": mods |= {f"lmtricks.{a.name}" for a in node.names}
+    return sorted(mods)
+
+def _all_modules() -> list[str]:
+    import importlib.util
+    pkg = Path(importlib.util.find_spec("lmtricks").origin).parent
+    return sorted(f"lmtricks.{p.stem}" for p in pkg.glob("*.py") if p.stem != "__init__")
+
+def _closure_of(imports) -> dict:
+    "`module_closure` of `imports`; importing the package itself (`import lmtricks`) counts as importing every module."
+    from lmtricks.runcache import module_closure
+    mods = [m for m in imports if m != "lmtricks"]
+    if "lmtricks" in imports or not mods: mods = _all_modules()
+    from lmtricks.runcache import _module_file
+    return module_closure(*[m for m in mods if _module_file(m) is not None])
+
+def experiment_notebook(name: str, root=None) -> Path | None:
+    """The notebook that makes figure `name`: `$LMTRICKS_NOTEBOOK` (set by `lmtricks reproduce`), else the longest
+    `_`-prefix of `name` with a notebook in nbs/experiments (`early_exit_layers` -> early_exit.ipynb), else None."""
+    if os.environ.get("LMTRICKS_NOTEBOOK"): return Path(os.environ["LMTRICKS_NOTEBOOK"]).resolve()
+    d = Path(root or repo_root()) / "nbs" / "experiments"
+    parts = name.split("_")
+    for k in range(len(parts), 0, -1):
+        p = d / ("_".join(parts[:k]) + ".ipynb")
+        if p.exists(): return p.resolve()
+    return None
+
+def figure_fingerprints(name: str, notebook=None, root=None) -> dict:
+    """What determines figure `name`, as stored in its JSON: the experiment notebook (file hash, and hash of its code
+    cells), the `module_closure` of the lmtricks modules it imports (all modules when the notebook is unknown) and the
+    hash of every `$LMTRICKS_DATA` file read in this process through `lmtricks.data.data_file`."""
+    from lmtricks.runcache import _file_hash, _sha
+    from lmtricks.data import DATA_READ
+    root = Path(root or repo_root()).resolve()
+    nb = Path(notebook).resolve() if notebook else experiment_notebook(name, root)
+    rel = lambda p: str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+    imports = notebook_imports(nb) if nb and nb.exists() else ["lmtricks"]
+    return dict(notebook=rel(nb) if nb else None,
+                notebook_sha256=_file_hash(nb) if nb and nb.exists() else None,
+                notebook_code_sha256=_sha("\n\n".join(_nb_code_cells(nb)).encode()) if nb and nb.exists() else None,
+                imports=imports, modules=_closure_of(imports),
+                data={r: _file_hash(p) for r, p in sorted(DATA_READ.items()) if Path(p).exists()},
+                data_note="files read through lmtricks.data.data_file in the process that saved the figure "
+                          "(keys relative to $LMTRICKS_DATA); the embedded stdlib corpus is named by env.python")
+
+def figure_staleness(rec: dict, root=None) -> dict:
+    """Compare the fingerprints stored in a figure JSON `rec` with the current notebook, modules and data:
+    `status` is 'fresh', 'stale' (with `reasons`), or 'unknown' for a JSON with no fingerprints (made before they were
+    stored; `reasons` names its env.git_commit and whether the tree was dirty). `notes` hold what could not be checked."""
+    from lmtricks.runcache import _file_hash, _sha
+    root = Path(root or repo_root()).resolve()
+    fp, reasons, notes = rec.get("fingerprints"), [], []
+    if not fp:
+        commit = ((rec.get("env") or {}).get("git_commit")) or "no commit recorded"
+        dirty = commit.endswith("+dirty")
+        return dict(name=rec.get("name"), status="unknown", notes=[],
+                    reasons=[f"no fingerprint stored: unknown (made at {commit.removesuffix('+dirty')[:12]}, "
+                             f"{'dirty tree' if dirty else 'clean tree'})"])
+    if fp.get("notebook"):
+        nb = root / fp["notebook"]
+        if not nb.exists(): reasons.append(f"notebook {fp['notebook']} is gone")
+        elif _sha("\n\n".join(_nb_code_cells(nb)).encode()) != fp.get("notebook_code_sha256"):
+            reasons.append(f"notebook {fp['notebook']} changed (code cells)")
+        elif _file_hash(nb) != fp.get("notebook_sha256"): notes.append(f"notebook {fp['notebook']} changed in text only")
+    try: now = _closure_of(fp.get("imports") or ["lmtricks"])
+    except ValueError as e: now = None; reasons.append(f"a module it imports is gone ({e})")
+    if now is not None:
+        old = fp.get("modules") or {}
+        changed = sorted(m for m in old if m in now and now[m] != old[m])
+        if changed: reasons.append("module(s) changed: " + ", ".join(changed))
+        gone, new = sorted(set(old) - set(now)), sorted(set(now) - set(old))
+        if gone: reasons.append("module(s) no longer imported or removed: " + ", ".join(gone))
+        if new: reasons.append("module(s) newly imported: " + ", ".join(new))
+    base = os.environ.get("LMTRICKS_DATA")
+    for r, h in (fp.get("data") or {}).items():
+        p = Path(base).expanduser() / r if base else None
+        if p is None or not p.exists(): notes.append(f"data file {r} not available here: not checked")
+        elif _file_hash(p) != h: reasons.append(f"data file {r} changed")
+    return dict(name=rec.get("name"), status="stale" if reasons else "fresh", reasons=reasons, notes=notes)
+
+def stale_figures(figures=None, root=None) -> list[dict]:
+    "`figure_staleness` of every `*.json` in `figures` (default the project's figures/)."
+    root = Path(root or repo_root())
+    out = []
+    for p in sorted(Path(figures or root / "figures").glob("*.json")):
+        try: rec = read_json(p)
+        except (OSError, ValueError) as e:
+            out.append(dict(name=p.stem, status="unknown", reasons=[f"unreadable JSON ({type(e).__name__})"], notes=[])); continue
+        out.append(dict(figure_staleness(rec, root), name=p.stem))
+    return out
+
+def stale_line(r: dict) -> str:
+    "One line per figure: `NAME: STATUS: reasons; notes`."
+    return f"{r['name']}: {r['status']}" + "".join(f": {x}" for x in ["; ".join(r["reasons"] + r["notes"])] if x)
+
 
 # %% ../nbs/06f_results.ipynb #5f7e0c2b
 def compare_results(old: dict, new: dict) -> dict:
