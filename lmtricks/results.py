@@ -130,7 +130,7 @@ def save_result(name: str, fig, data: dict | None = None, preset: str = "smoke",
                    compute=compute, comparisons=list(comparisons), lr=lr, references=references or {},
                    claim=claim, finding=finding, spread=SPREAD)
         if verdicts is not None: rec["verdicts"] = list(verdicts)
-    else: rec.update(schema=1)
+    else: rec.update(schema=1, **({"finding": finding} if finding else {}))   # a descriptive figure may carry a finding too
     rec.update(data=data, config=config, wall_time_s=wall_time_s, env=experiment_environment(precision),
                fingerprints=figure_fingerprints(name, notebook))
     d = figures_dir(preset); d.mkdir(parents=True, exist_ok=True)
