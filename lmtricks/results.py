@@ -16,7 +16,7 @@ from .stats import SPREAD, mean_std, _by_seed
 __all__ = ['STYLE', 'README_BEGIN', 'README_END', 'set_style', 'spread_note', 'plot_band', 'plot_arms', 'reference_line',
            'runs_dir', 'figures_dir', 'dirty_paths', 'experiment_environment', 'save_result', 'notebook_imports',
            'experiment_notebook', 'figure_fingerprints', 'figure_staleness', 'stale_figures', 'stale_line',
-           'compare_results', 'drift_line', 'readme_figures', 'update_readme_figures']
+           'compare_results', 'drift_line', 'review_note', 'readme_figures', 'update_readme_figures']
 
 # %% ../nbs/06f_results.ipynb #c23dfa65
 import matplotlib
@@ -291,6 +291,18 @@ def _readme_entries(block: str) -> dict:
     pat = re.compile(r"\*\*(?P<name>[\w.-]+)\*\* \((?P<where>[^)]*)\): (?P<text>.*?)\n\n!\[[^\]]*\]\([^)]*\)", re.S)
     return {m["name"]: dict(where=m["where"], text=m["text"].strip()) for m in pat.finditer(block)}
 
+def review_note(r: dict) -> str:
+    "One sentence on what a figure's stored `review` (issue 28's verdict rules, `tools/relabel_findings.py`) says, or ''."
+    rv = r.get("review")
+    if not rv: return ""
+    cs = rv.get("comparisons", [])
+    hold = sum(not c["new"].startswith("cannot tell") for c in cs)
+    ctrl = "" if rv.get("control_moved") in (True, None) else " (its positive control did not move)"
+    by = f"; issue #{rv['replaced_by_issue']} replaces this figure" if rv.get("replaced_by_issue") else ""
+    if not cs: return f" *Under the verdict rules of issue 28 (figures/REVIEW.md): no claim comparison to relabel{by}.*"
+    return (f" *Under the verdict rules of issue 28 (figures/REVIEW.md): {hold} of {len(cs)} claim comparisons hold after Holm"
+            f"{ctrl}, and no \"not supported\" stands without a declared effect size{by}.*")
+
 def readme_figures(readme: str, results: dict) -> str:
     "`readme` with its figure block regenerated from `results` (`{name: result JSON}`)."
     if README_BEGIN not in readme or README_END not in readme:
@@ -304,6 +316,7 @@ def readme_figures(readme: str, results: dict) -> str:
         if r is None: continue                              # a figure whose JSON is gone
         where = f"`nbs/experiments/{r.get('experiment') or name.split('_')[0]}.ipynb`, {r.get('preset')}"
         text = " ".join(r["finding"].split()) if r.get("finding") else old.get(name, {}).get("text", "(no finding recorded)")
+        text = text.split(" *Under the verdict rules")[0] + review_note(r)
         lines.append(f"**{name}** ({where}): {text}\n\n![{name}](figures/{name}.png)\n")
     return head + README_BEGIN + "\n\n" + "\n".join(lines) + "\n" + README_END + tail
 
