@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_decoding.ipynb #8d01cfa4
 from __future__ import annotations
-import inspect, math
+import inspect, math, weakref
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
@@ -12,9 +12,10 @@ from .core import maybe_compile
 from .model import GPT, KVCache
 
 # %% auto #0
-__all__ = ['NEG_INF', 'left_pad', 'positions_and_mask', 'Session', 'GPTSession', 'HFSession', 'CallableSession', 'as_session',
-           'Greedy', 'Temperature', 'TopK', 'TopP', 'MinP', 'RepetitionPenalty', 'compose', 'generate',
-           'greedy_generate', 'plausibility_mask', 'contrastive_scores', 'contrastive_decoding', 'contrastive_search']
+__all__ = ['NEG_INF', 'left_pad', 'positions_and_mask', 'Session', 'autocast_weights', 'GPTSession', 'HFSession',
+           'CallableSession', 'as_session', 'Greedy', 'Temperature', 'TopK', 'TopP', 'MinP', 'RepetitionPenalty',
+           'compose', 'generate', 'greedy_generate', 'plausibility_mask', 'contrastive_scores', 'contrastive_decoding',
+           'contrastive_search']
 
 # %% ../nbs/20_decoding.ipynb #56d405ac
 def left_pad(prompts: list[list[int]], device=None, pad_id: int = 0):
@@ -76,23 +77,45 @@ class Session:
 def _first_param(model):
     return next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
 
-def _gpt_forward(model, ids, pos, mask, cache, need_hidden: bool):
-    out = model(ids, pos=pos, mask=mask, cache=cache, return_hidden=need_hidden)
+def _gpt_forward(model, ids, pos, mask, cache, need_hidden: bool, weights: dict | None = None):
+    kw = dict(pos=pos, mask=mask, cache=cache, return_hidden=need_hidden)
+    if weights: out = torch.func.functional_call(model, weights, (ids,), kw, tie_weights=False, strict=False)
+    else: out = model(ids, **kw)
     return out.logits, out.last_hidden
+
+_CAST: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # model -> (key, {name: weight in the autocast dtype})
+
+def autocast_weights(model, dtype) -> dict:
+    """The weights of the model's plain `nn.Linear` layers cast to `dtype` (the autocast dtype), as a `functional_call`
+    dictionary: what autocast would cast at every call, cast once. Kept until a weight changes (a new version or
+    storage: optimizer steps, `load_state_dict`); embeddings, norms and other modules keep their weights, so a tied
+    LM head gets its own copy and the embedding lookup stays in fp32."""
+    named = [(f"{n}.weight", m.weight) for n, m in model.named_modules(remove_duplicate=False)
+             if type(m) is torch.nn.Linear and m.weight.dtype != dtype and m.weight.is_floating_point()]
+    key = (dtype, tuple((n, w.data_ptr(), w._version) for n, w in named))
+    hit = _CAST.get(model)
+    if hit is None or hit[0] != key:
+        with torch.no_grad(): hit = (key, {n: w.detach().to(dtype) for n, w in named})
+        _CAST[model] = hit
+    return hit[1]
 
 _COMPILED: dict = {}   # device type -> the compiled `_gpt_forward`, shared by all sessions (compiled graphs are reused)
 
 class GPTSession(Session):
     """An lmtricks `GPT` with a preallocated `KVCache` of `prompt + max_new_tokens` slots. `compile=True`: a static
     cache (length rounded up to a multiple of 64, at most block_size, so few shapes occur) and a compiled one-token
-    step (the prefill runs eagerly); `static` alone runs the static cache eagerly."""
+    step (the prefill runs eagerly); `static` alone runs the static cache eagerly. Under autocast (e.g. bf16 on CPU),
+    `cast_weights=True` decodes with the Linear weights cast once (`autocast_weights`): the same numbers as autocast,
+    without casting every weight at every step (which a compiled step would do)."""
     def __init__(self, model: GPT, max_new_tokens: int, use_cache: bool = True, need_hidden: bool = False,
-                 compile: bool = False, static: bool | None = None):
+                 compile: bool = False, static: bool | None = None, cast_weights: bool = True):
         super().__init__(use_cache, need_hidden)
         self.model, self.max_new_tokens, self.vocab_size = model, max_new_tokens, model.cfg.vocab_size
         p = _first_param(model); self.device, self.dtype = p.device, p.dtype
         self.static = use_cache and (compile if static is None else static)
-        self.forward = _gpt_forward
+        self.forward, kind = _gpt_forward, self.device.type
+        low = torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
+        self.weights = autocast_weights(model, low) if cast_weights and low is not None and low != self.dtype else None
         if compile and use_cache:
             kind = self.device.type
             if kind not in _COMPILED: _COMPILED[kind] = maybe_compile(_gpt_forward, device=self.device, dynamic=False)
@@ -115,7 +138,7 @@ class GPTSession(Session):
             ids, pos = (t.clone(memory_format=torch.contiguous_format) for t in (ids, pos))   # same strides every step
         elif self.valid.all(): mask = None                 # no pads: plain causal attention (faster kernels)
         step = self.forward if ids.shape[1] == 1 else _gpt_forward  # compile the one-token step; prefills vary in length
-        return step(self.model, ids, pos, mask, self.cache, self.need_hidden)
+        return step(self.model, ids, pos, mask, self.cache, self.need_hidden, self.weights)
 
     def _select_cache(self, rows):
         self.cache.k = [k[rows] for k in self.cache.k]; self.cache.v = [v[rows] for v in self.cache.v]
