@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .model import GPT
+from .finetune import residual_streams
 
 # %% auto #0
 __all__ = ['LENS_PRESETS', 'LensMap', 'ExitMaps', 'collect_hidden', 'lens_kl', 'fit_exit_maps', 'exit_metrics', 'LensBlock',
@@ -49,12 +50,13 @@ def collect_hidden(model: GPT, windows: torch.Tensor, layers, batch_size: int = 
     layers = sorted(int(l) for l in layers)
     if any(not 1 <= l < model.cfg.n_layer for l in layers):
         raise ValueError(f"layers must be in 1..{model.cfg.n_layer - 1} (after a block, before the last); got {layers}")
+    n = model.cfg.n_layer
     out = {l: [] for l in layers} | {"final": [], "labels": []}
     for i in range(0, len(windows), batch_size):
         w = windows[i:i + batch_size]
-        hid = model(w[:, :-1], return_hidden=True).hidden
+        hid = residual_streams(model, w[:, :-1], layers + [n])         # the stream entering block l = after block l
         for l in layers: out[l].append(hid[l].float().flatten(0, 1))
-        out["final"].append(hid[-1].float().flatten(0, 1)); out["labels"].append(w[:, 1:].flatten())
+        out["final"].append(hid[n].float().flatten(0, 1)); out["labels"].append(w[:, 1:].flatten())
     return {k: torch.cat(v) for k, v in out.items()}
 
 # %% ../nbs/09b_lens.ipynb #00e67d90
@@ -103,8 +105,7 @@ def fit_exit_maps(model: GPT, hidden: dict, layers=None, rank: int | None = None
 def exit_metrics(model: GPT, maps: ExitMaps | None, hidden: dict, layers=None, chunk: int = 512) -> dict:
     "Per layer: mean NLL of the true next token and KL(final ‖ exit), with the map (or the plain logit lens when `maps` is None)."
     layers = sorted(layers or (maps.layers if maps is not None else [k for k in hidden if isinstance(k, int)]))
-    ident = ExitMaps(model.cfg.d_model, layers)       # zero maps: the logit lens
-    m, out = maps if maps is not None else ident, {}
+    m, out = maps if maps is not None else ExitMaps(model.cfg.d_model, layers), {}   # zero maps: the logit lens
     for l in layers + ["final"]:
         nll = kl = 0.0
         for s in range(0, len(hidden["labels"]), chunk):

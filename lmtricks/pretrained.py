@@ -94,25 +94,23 @@ _HF_NAMES = {"input_layernorm.weight": ("attn_norm.weight", None), "post_attenti
              "mlp.down_proj.weight": ("mlp.w_out.weight", None)}
 _PARTS = {"attn.wqkv.weight": 3, "mlp.w_in.weight": 2}
 
+def _target(name: str, top: dict, layer_prefix: str, per_layer: dict):
+    "(GPT parameter, part) of a checkpoint tensor name: a whole-model name in `top`, or `PREFIX{i}.{name in per_layer}`."
+    if name in top: return top[name]
+    i, _, rest = name.removeprefix(layer_prefix).partition(".") if name.startswith(layer_prefix) else ("", "", "")
+    if i.isdigit() and rest in per_layer:
+        p, part = per_layer[rest]; return f"blocks.{i}.{p}", part
+    return None
+
 def gguf_target(name: str):
     "(GPT parameter, part) of a GGUF tensor name, or None when the name is unknown."
-    top = {"token_embd.weight": ("embed.weight", None), "output_norm.weight": ("norm.weight", None),
-           "output.weight": ("head.weight", None)}
-    if name in top: return top[name]
-    parts = name.split(".", 2)
-    if len(parts) == 3 and parts[0] == "blk" and parts[2] in _GGUF_NAMES:
-        p, i = _GGUF_NAMES[parts[2]]; return f"blocks.{parts[1]}.{p}", i
-    return None
+    return _target(name, {"token_embd.weight": ("embed.weight", None), "output_norm.weight": ("norm.weight", None),
+                          "output.weight": ("head.weight", None)}, "blk.", _GGUF_NAMES)
 
 def hf_target(name: str):
     "(GPT parameter, part) of a Hugging Face Llama tensor name, or None when the name is unknown."
-    top = {"model.embed_tokens.weight": ("embed.weight", None), "model.norm.weight": ("norm.weight", None),
-           "lm_head.weight": ("head.weight", None)}
-    if name in top: return top[name]
-    parts = name.split(".", 3)
-    if len(parts) == 4 and parts[:2] == ["model", "layers"] and parts[3] in _HF_NAMES:
-        p, i = _HF_NAMES[parts[3]]; return f"blocks.{parts[2]}.{p}", i
-    return None
+    return _target(name, {"model.embed_tokens.weight": ("embed.weight", None), "model.norm.weight": ("norm.weight", None),
+                          "lm_head.weight": ("head.weight", None)}, "model.layers.", _HF_NAMES)
 
 def assemble_state(cfg: GPTConfig, pieces: dict, where: str = "checkpoint") -> dict:
     "A GPT state dict from `{(param, part): tensor}`; names missing or unknown pieces."

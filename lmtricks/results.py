@@ -145,6 +145,11 @@ def _nb_code_cells(path) -> list[str]:
     cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
     return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells if c["cell_type"] == "code"]
 
+def _nb_code_sha(path) -> str:
+    "SHA-256 of a notebook's code cells (a text-only edit leaves it unchanged)."
+    from lmtricks.runcache import _sha
+    return _sha("\n\n".join(_nb_code_cells(path)).encode())
+
 def notebook_imports(path) -> list[str]:
     "The `lmtricks` modules the code cells of notebook `path` import (magics and shell lines skipped)."
     import ast, re
@@ -189,7 +194,7 @@ def figure_fingerprints(name: str, notebook=None, root=None) -> dict:
     """What determines figure `name`, as stored in its JSON: the experiment notebook (file hash, and hash of its code
     cells), the `module_closure` of the lmtricks modules it imports (all modules when the notebook is unknown) and the
     hash of every `$LMTRICKS_DATA` file read in this process through `lmtricks.data.data_file`."""
-    from lmtricks.runcache import _file_hash, _sha
+    from lmtricks.runcache import _file_hash
     from lmtricks.data import DATA_READ
     root = Path(root or repo_root()).resolve()
     nb = Path(notebook).resolve() if notebook else experiment_notebook(name, root)
@@ -197,7 +202,7 @@ def figure_fingerprints(name: str, notebook=None, root=None) -> dict:
     imports = notebook_imports(nb) if nb and nb.exists() else ["lmtricks"]
     return dict(notebook=rel(nb) if nb else None,
                 notebook_sha256=_file_hash(nb) if nb and nb.exists() else None,
-                notebook_code_sha256=_sha("\n\n".join(_nb_code_cells(nb)).encode()) if nb and nb.exists() else None,
+                notebook_code_sha256=_nb_code_sha(nb) if nb and nb.exists() else None,
                 imports=imports, modules=_closure_of(imports),
                 data={r: _file_hash(p) for r, p in sorted(DATA_READ.items()) if Path(p).exists()},
                 data_note="files read through lmtricks.data.data_file in the process that saved the figure "
@@ -207,7 +212,7 @@ def figure_staleness(rec: dict, root=None) -> dict:
     """Compare the fingerprints stored in a figure JSON `rec` with the current notebook, modules and data:
     `status` is 'fresh', 'stale' (with `reasons`), or 'unknown' for a JSON with no fingerprints (made before they were
     stored; `reasons` names its env.git_commit and whether the tree was dirty). `notes` hold what could not be checked."""
-    from lmtricks.runcache import _file_hash, _sha
+    from lmtricks.runcache import _file_hash
     root = Path(root or repo_root()).resolve()
     fp, reasons, notes = rec.get("fingerprints"), [], []
     if not fp:
@@ -219,7 +224,7 @@ def figure_staleness(rec: dict, root=None) -> dict:
     if fp.get("notebook"):
         nb = root / fp["notebook"]
         if not nb.exists(): reasons.append(f"notebook {fp['notebook']} is gone")
-        elif _sha("\n\n".join(_nb_code_cells(nb)).encode()) != fp.get("notebook_code_sha256"):
+        elif _nb_code_sha(nb) != fp.get("notebook_code_sha256"):
             reasons.append(f"notebook {fp['notebook']} changed (code cells)")
         elif _file_hash(nb) != fp.get("notebook_sha256"): notes.append(f"notebook {fp['notebook']} changed in text only")
     try: now = _closure_of(fp.get("imports") or ["lmtricks"])

@@ -8,12 +8,19 @@ import math, sys
 from dataclasses import dataclass
 import numpy as np
 from .train import NonFiniteLoss
+from .tasks import SPLITS
 
 # %% auto #0
-__all__ = ['SPLITS', 'tune_lr', 'bracket_lr', 'Split', 'validation', 'test_split', 'select_on_validation']
+__all__ = ['tune_lr', 'bracket_lr', 'Split', 'validation', 'test_split', 'select_on_validation']
 
 # %% ../nbs/06e_tuning.ipynb #3c9f1e57
 def _is_test_metric(select: str) -> bool: return select.split("/")[0].lower().startswith("test")
+
+def _best_index(values, higher_is_better: bool) -> int:
+    "Index of the best of `values`, a non-finite value (a diverged run) counting as the worst."
+    bad = -math.inf if higher_is_better else math.inf
+    score = [v if math.isfinite(v) else bad for v in values]
+    return int(np.argmax(score) if higher_is_better else np.argmin(score))
 
 def tune_lr(run, lrs, seeds, select: str = "val_loss", higher_is_better: bool = False, sweep_seed: int | None = None) -> dict:
     """Per-arm learning rate: `run(lr, sweep_seed)` for each lr in `lrs`, pick the best by `select`, then
@@ -28,11 +35,9 @@ def tune_lr(run, lrs, seeds, select: str = "val_loss", higher_is_better: bool = 
         try: v = float(run(lr, seed)[select])
         except NonFiniteLoss: v = math.nan
         vals.append(v)
-    bad = -math.inf if higher_is_better else math.inf
-    score = [v if math.isfinite(v) else bad for v in vals]
     if all(not math.isfinite(v) for v in vals):
         raise ValueError(f"every learning rate in {lrs} diverged on seed {seed}: try a grid of smaller learning rates")
-    i = int(np.argmax(score) if higher_is_better else np.argmin(score))
+    i = _best_index(vals, higher_is_better)
     at_edge = len(lrs) > 1 and i in (0, len(lrs) - 1)
     if at_edge: print(f"[tune_lr] the best {select} is at the edge of the grid (lr={lrs[i]:g}); widen the grid", file=sys.stderr)
     return dict(lr=lrs[i], sweep=dict(lrs=lrs, values=vals, select=select, seed=seed, at_edge=at_edge),
@@ -67,15 +72,12 @@ def bracket_lr(run, lrs, sweep_seeds, seeds, select: str = "val_loss", higher_is
         try: return float(run(lr, s)[select])
         except NonFiniteLoss: return math.nan
     values = {lr: [one(lr, s) for s in sweep_seeds] for lr in lrs}
-    bad = -math.inf if higher_is_better else math.inf
     def best():
         grid = sorted(values)
         means = [float(np.mean(values[lr])) for lr in grid]
-        score = [m if math.isfinite(m) else bad for m in means]
         if all(not math.isfinite(m) for m in means):
             raise ValueError(f"every learning rate in {grid} diverged: try a grid of smaller learning rates")
-        i = int(np.argmax(score) if higher_is_better else np.argmin(score))
-        return grid, means, i
+        return grid, means, _best_index(means, higher_is_better)
     extensions = []
     grid, means, i = best()
     while i in (0, len(grid) - 1) and len(extensions) < max_extensions:
@@ -96,8 +98,6 @@ def bracket_lr(run, lrs, sweep_seeds, seeds, select: str = "val_loss", higher_is
 
 
 # %% ../nbs/06e_tuning.ipynb #a3f236b6
-SPLITS = ("train", "val", "test")
-
 @dataclass(frozen=True)
 class Split:
     "Data tagged with the split it comes from, so that code which chooses a hyperparameter can refuse test data."
@@ -122,8 +122,6 @@ def select_on_validation(candidates, score_fn, data: Split, higher_is_better: bo
     cands = list(candidates)
     if not cands: raise ValueError(f"no candidates to choose the {name} from")
     scores = [float(score_fn(c, data.data)) for c in cands]
-    bad = -math.inf if higher_is_better else math.inf
-    s = [x if math.isfinite(x) else bad for x in scores]
-    i = int(np.argmax(s) if higher_is_better else np.argmin(s))
+    i = _best_index(scores, higher_is_better)
     return dict(best=cands[i], candidates=cands, scores=scores, split=data.name, name=name)
 
