@@ -535,11 +535,12 @@ def knn_lm_nll(model, store: KNNStore, batches, k: int, lams, temperature: float
 # %% ../nbs/40_retrieval.ipynb #631bf865
 @torch.no_grad()
 def document_states(model, docs, max_len: int = 256, batch_tokens: int = 2048, precision: str = "auto", with_lm: bool = True,
-                    windows: bool = False) -> dict:
+                    windows: bool = False, pad_multiple: int = 32) -> dict:
     """kNN-LM pairs of the token-id lists `docs`, each run alone: for every position t but the last, `keys` (N, d)
     float32, the final normed hidden state (the LM head's input) at t; `values` (N,) token t+1; `doc` (N,) the index of
     the document; with `with_lm`, `lm_logp` (N,) log p_LM(token t+1) (the head in fp32; without it the head is skipped).
-    A document is cut to its first `max_len` tokens, or with `windows=True` into windows of `max_len` (each run alone)."""
+    A document is cut to its first `max_len` tokens, or with `windows=True` into windows of `max_len` (each run alone).
+    Batches are padded on the right to a multiple of `pad_multiple` tokens: fewer distinct shapes for the CPU kernels."""
     from lmtricks.core import autocast
     from lmtricks.finetune import residual_streams
     if max_len < 2: raise ValueError(f"max_len={max_len}: a document needs at least 2 tokens to give one (key, next token) pair")
@@ -553,7 +554,7 @@ def document_states(model, docs, max_len: int = 256, batch_tokens: int = 2048, p
         T = len(pieces[i][2]); rows = max(1, batch_tokens // T)
         while i + rows > len(pieces) or (rows > 1 and len(pieces[i + rows - 1][2]) * rows > batch_tokens): rows -= 1
         group = pieces[i:i + rows]; i += rows
-        T = len(group[-1][2])
+        T = -(-len(group[-1][2]) // pad_multiple) * pad_multiple
         ids = torch.zeros(len(group), T, dtype=torch.long)          # right padding: causal, so earlier positions are unaffected
         for r, (_, _, s) in enumerate(group): ids[r, :len(s)] = torch.tensor(s)
         with autocast(dev, precision):
