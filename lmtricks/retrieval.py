@@ -16,12 +16,13 @@ from .model import GPT, GPTConfig, Block, Rotary, RMSNorm
 from .train import Callback, IGNORE
 
 # %% auto #0
-__all__ = ['RELATIONS', 'ChunkedCorpus', 'chunk_documents', 'BagOfTokens', 'ChunkStore', 'RetroConfig', 'NeighbourEncoder',
-           'ChunkedCrossAttention', 'RetroBlock', 'retrofit', 'widen_to_flops', 'RetroBatches', 'StoreBuilder',
-           'Retriever', 'retro_generate', 'ngrams', 'copy_rate', 'ffn_input_module', 'lm_keys', 'model_fingerprint',
-           'KNNStore', 'build_knn_store', 'knn_log_probs', 'knn_lm_log_probs', 'knn_lm_nll', 'Fact',
-           'load_longtail_facts', 'synthetic_facts', 'fact_ids', 'fact_document', 'fits', 'select_facts',
-           'continuation_logprobs', 'rank_of_true', 'fact_knn_batches']
+__all__ = ['KEYS', 'RELATIONS', 'ChunkedCorpus', 'chunk_documents', 'BagOfTokens', 'ChunkStore', 'RetroConfig',
+           'NeighbourEncoder', 'ChunkedCrossAttention', 'RetroBlock', 'retrofit', 'widen_to_flops', 'RetroBatches',
+           'StoreBuilder', 'Retriever', 'retro_generate', 'ngrams', 'copy_rate', 'ffn_input_module', 'lm_keys',
+           'model_fingerprint', 'KNNStore', 'build_knn_store', 'knn_log_probs', 'knn_lm_log_probs', 'knn_lm_nll',
+           'document_states', 'knn_target_probs', 'knn_lm_token_nll', 'tune_knn', 'Fact', 'load_longtail_facts',
+           'synthetic_facts', 'fact_ids', 'fact_document', 'fits', 'select_facts', 'continuation_logprobs',
+           'rank_of_true', 'fact_knn_batches']
 
 # %% ../nbs/40_retrieval.ipynb #1c679373
 def _faiss():
@@ -439,11 +440,19 @@ def ffn_input_module(model) -> nn.Module:
     if not hasattr(b, "mlp"): raise ValueError("kNN-LM keys are the last block's FFN input; this model's last block has no .mlp")
     return b.mlp
 
+KEYS = ("ffn_input", "final")     # the last FFN's (normed) input, Khandelwal et al.'s; the final normed state the LM head reads
+
+def _check_key(key: str):
+    if key not in KEYS: raise ValueError(f"key={key!r} is not a kNN-LM key; choose one of {KEYS}")
+
 @torch.no_grad()
-def lm_keys(model, idx: torch.Tensor, **kw):
-    "(keys (B, T, d), logits (B, T, V)): the key at position t is the input of the last FFN there, paired with token t+1."
+def lm_keys(model, idx: torch.Tensor, key: str = "ffn_input", **kw):
+    """(keys (B, T, d), logits (B, T, V)): the key at position t, paired with token t+1, is the input of the last FFN
+    there (`key='ffn_input'`) or the final normed hidden state, the LM head's input (`key='final'`)."""
+    _check_key(key)
     got = []
-    hook = ffn_input_module(model).register_forward_pre_hook(lambda mod, args: got.append(args[0]))
+    if key == "ffn_input": hook = ffn_input_module(model).register_forward_pre_hook(lambda mod, args: got.append(args[0]))
+    else: hook = model.norm.register_forward_hook(lambda mod, args, out: got.append(out))
     try: logits = model(idx, **kw).logits
     finally: hook.remove()
     return got[-1].float(), logits.float()
@@ -454,9 +463,10 @@ def model_fingerprint(model) -> str:
 
 class KNNStore:
     "kNN-LM's datastore: (key, next token) pairs in an exact faiss L2 index, with the model and tokenizer that made them."
-    def __init__(self, dim: int, model: str, tokenizer: str):
+    def __init__(self, dim: int, model: str, tokenizer: str, key: str = "ffn_input"):
+        _check_key(key)
         self.index = _faiss().IndexFlatL2(dim)
-        self.dim, self.model, self.tokenizer = dim, model, tokenizer
+        self.dim, self.model, self.tokenizer, self.key = dim, model, tokenizer, key
         self.values = torch.empty(0, dtype=torch.long)
 
     def __len__(self): return self.index.ntotal
@@ -465,7 +475,9 @@ class KNNStore:
         self.index.add(np.ascontiguousarray(keys.float().cpu().numpy()))
         self.values = torch.cat([self.values, values.long().cpu()])
 
-    def check(self, model: str, tokenizer: str | None = None):
+    def check(self, model: str, tokenizer: str | None = None, key: str | None = None):
+        if key is not None and key != self.key:
+            raise ValueError(f"the kNN store's keys are {self.key!r} states but the queries are {key!r}; use the same key for both")
         if model != self.model:
             raise ValueError(f"the kNN store's keys come from model {self.model} but the queries from {model}; build the "
                              "store with the model you evaluate (build_knn_store)")
@@ -481,13 +493,13 @@ class KNNStore:
         D, I = self.index.search(np.ascontiguousarray(queries.float().cpu().numpy()), k)
         return torch.from_numpy(D), self.values[torch.from_numpy(I).long()]
 
-def build_knn_store(model, batches, tokenizer: str) -> KNNStore:
+def build_knn_store(model, batches, tokenizer: str, key: str = "ffn_input") -> KNNStore:
     "A `KNNStore` of every labelled position of `batches` (dicts with input_ids, labels): key at t, value token t+1."
     store = None
     for b in batches:
-        keys, _ = lm_keys(model, b["input_ids"])
+        keys, _ = lm_keys(model, b["input_ids"], key)
         sel = b["labels"] != IGNORE
-        if store is None: store = KNNStore(keys.shape[-1], model_fingerprint(model), tokenizer)
+        if store is None: store = KNNStore(keys.shape[-1], model_fingerprint(model), tokenizer, key)
         store.add(keys[sel], b["labels"][sel])
     if store is None: raise ValueError("build_knn_store got no batches; pass an iterable of dicts with input_ids and labels")
     return store
@@ -506,11 +518,11 @@ def knn_lm_log_probs(lm_logits: torch.Tensor, knn_logp: torch.Tensor, lam: float
 
 @torch.no_grad()
 def knn_lm_nll(model, store: KNNStore, batches, k: int, lams, temperature: float = 1.0, tokenizer: str | None = None) -> dict:
-    "`{λ: (nats, tokens)}` of the kNN-LM on the labelled positions of `batches`, for each λ in `lams`."
+    "`{λ: (nats, tokens)}` of the kNN-LM on the labelled positions of `batches`, for each λ in `lams` (keys of the store's kind)."
     store.check(model_fingerprint(model), tokenizer)
     out = {lam: [0.0, 0] for lam in lams}
     for b in batches:
-        keys, logits = lm_keys(model, b["input_ids"])
+        keys, logits = lm_keys(model, b["input_ids"], store.key)
         sel = b["labels"] != IGNORE
         y = b["labels"][sel]
         d2, vals = store.search(keys[sel], k)
@@ -519,6 +531,80 @@ def knn_lm_nll(model, store: KNNStore, batches, k: int, lams, temperature: float
             lp = knn_lm_log_probs(logits[sel], kl, lam)
             out[lam][0] -= lp.gather(1, y[:, None]).sum().item(); out[lam][1] += len(y)
     return {lam: tuple(v) for lam, v in out.items()}
+
+# %% ../nbs/40_retrieval.ipynb #631bf865
+@torch.no_grad()
+def document_states(model, docs, max_len: int = 256, batch_tokens: int = 2048, precision: str = "auto", with_lm: bool = True,
+                    windows: bool = False, pad_multiple: int = 32) -> dict:
+    """kNN-LM pairs of the token-id lists `docs`, each run alone: for every position t but the last, `keys` (N, d)
+    float32, the final normed hidden state (the LM head's input) at t; `values` (N,) token t+1; `doc` (N,) the index of
+    the document; with `with_lm`, `lm_logp` (N,) log p_LM(token t+1) (the head in fp32; without it the head is skipped).
+    A document is cut to its first `max_len` tokens, or with `windows=True` into windows of `max_len` (each run alone).
+    Batches are padded on the right to a multiple of `pad_multiple` tokens: fewer distinct shapes for the CPU kernels."""
+    from lmtricks.core import autocast
+    from lmtricks.finetune import residual_streams
+    if max_len < 2: raise ValueError(f"max_len={max_len}: a document needs at least 2 tokens to give one (key, next token) pair")
+    pieces = [(j, i, list(d)[i:i + max_len]) for j, d in enumerate(docs)
+              for i in (range(0, len(d), max_len) if windows else [0])]
+    pieces = sorted((p for p in pieces if len(p[2]) >= 2), key=lambda p: len(p[2]))     # similar lengths batch together
+    dev, n_layer = next(model.parameters()).device, len(model.blocks)
+    K, V, D, S, L = [], [], [], [], []
+    i = 0
+    while i < len(pieces):
+        T = len(pieces[i][2]); rows = max(1, batch_tokens // T)
+        while i + rows > len(pieces) or (rows > 1 and len(pieces[i + rows - 1][2]) * rows > batch_tokens): rows -= 1
+        group = pieces[i:i + rows]; i += rows
+        T = -(-len(group[-1][2]) // pad_multiple) * pad_multiple
+        ids = torch.zeros(len(group), T, dtype=torch.long)          # right padding: causal, so earlier positions are unaffected
+        for r, (_, _, s) in enumerate(group): ids[r, :len(s)] = torch.tensor(s)
+        with autocast(dev, precision):
+            h = model.norm(residual_streams(model, ids.to(dev), [n_layer])[n_layer])
+        h = h.float()
+        for r, (j, start, s) in enumerate(group):
+            n = len(s) - 1
+            y = ids[r, 1:n + 1]
+            K.append(h[r, :n].cpu()); V.append(y); D.append(torch.full((n,), j, dtype=torch.long)); S.append(start + torch.arange(n))
+            if with_lm:
+                lp = F.linear(h[r, :n], model.head.weight.float()).log_softmax(-1)
+                L.append(lp.gather(1, y.to(dev)[:, None])[:, 0].cpu())
+    if not K: raise ValueError("document_states got no document of 2 or more tokens")
+    doc, start = torch.cat(D), torch.cat(S)
+    order = torch.argsort(doc * (1 + int(start.max())) + start)      # back to document order, positions in order
+    out = dict(keys=torch.cat(K)[order], values=torch.cat(V)[order], doc=doc[order])
+    if with_lm: out["lm_logp"] = torch.cat(L)[order]
+    return out
+
+def knn_target_probs(d2: torch.Tensor, values: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """p_kNN(target) for each query (Q,), float64, without the (Q, V) distribution: the softmax weights of the
+    neighbours (squared distances `d2` (Q, k) over `temperature`) summed over those whose value is the target."""
+    if not temperature > 0: raise ValueError(f"temperature={temperature!r}: use a positive number (it divides the squared distances)")
+    w = torch.softmax(-d2.double() / temperature, -1)
+    return (w * (values == targets[:, None])).sum(-1)
+
+def knn_lm_token_nll(lm_logp: torch.Tensor, p_knn: torch.Tensor, lam: float) -> torch.Tensor:
+    "−log(λ·p_kNN + (1−λ)·p_LM) per token, from log p_LM(target) and p_kNN(target); λ=0 is −log p_LM exactly."
+    if not 0 <= lam <= 1: raise ValueError(f"lam={lam!r}: λ is a mixture weight, use 0 <= λ <= 1")
+    lp = lm_logp.double()
+    if lam == 0: return -lp
+    mix = torch.logaddexp(lp + math.log(1 - lam) if lam < 1 else torch.full_like(lp, -math.inf), p_knn.double().log() + math.log(lam))
+    return -mix
+
+def tune_knn(lm_logp, d2, values, targets, ks, temperatures, lams) -> dict:
+    """Mean token NLL of the kNN-LM for every (k, T, λ) of the grid on these (validation) tokens, from one search with
+    the largest k (`d2`, `values` (Q, ≥ max k), nearest first). `best`: the (k, T, λ) of the lowest NLL; `at_edge`: the
+    names of the grids whose best value is at an end of a grid of 3 or more (extend that grid)."""
+    ks, temperatures, lams = list(ks), list(temperatures), list(lams)
+    if max(ks) > d2.shape[1]: raise ValueError(f"ks={ks} asks for {max(ks)} neighbours but the search returned {d2.shape[1]}; search with k={max(ks)}")
+    nll = np.empty((len(ks), len(temperatures), len(lams)))
+    for a, k in enumerate(ks):
+        for b, t in enumerate(temperatures):
+            p = knn_target_probs(d2[:, :k], values[:, :k], targets, t)
+            for c, lam in enumerate(lams): nll[a, b, c] = knn_lm_token_nll(lm_logp, p, lam).mean().item()
+    a, b, c = np.unravel_index(np.argmin(nll), nll.shape)
+    edge = [name for name, g, i in (("k", ks, a), ("temperature", temperatures, b), ("lam", lams, c))
+            if len(g) >= 3 and i in (0, len(g) - 1) and not (name == "lam" and g[i] == 0)]
+    return dict(best=dict(k=ks[a], temperature=temperatures[b], lam=lams[c]), nll=nll.tolist(), lm_nll=float(-lm_logp.double().mean()),
+                best_nll=float(nll[a, b, c]), ks=ks, temperatures=temperatures, lams=lams, at_edge=edge)
 
 # %% ../nbs/40_retrieval.ipynb #4d2921e7
 RELATIONS = {   # relation -> (cloze template, PopQA `prop` names, EntityQuestions `relation_name`s)
@@ -631,7 +717,7 @@ def continuation_logprobs(model, prefixes: torch.Tensor, conts: list, pad_id: in
         kw = {} if neighbours is None else dict(neighbours=neighbours[i:i + batch_size])
         if knn is None: lp = model(ids[:, :-1], **kw).logits[:, prefixes.shape[1] - 1:].float().log_softmax(-1)
         else:
-            keys, logits = lm_keys(model, ids[:, :-1], **kw)
+            keys, logits = lm_keys(model, ids[:, :-1], knn["store"].key, **kw)
             keys, logits = keys[:, prefixes.shape[1] - 1:], logits[:, prefixes.shape[1] - 1:]
             d2, vals = knn["store"].search(keys.flatten(0, 1), knn["k"])
             kl = knn_log_probs(d2, vals, logits.shape[-1], knn.get("temperature", 1.0))
