@@ -13,8 +13,9 @@ from .model import GPT, GPTConfig
 from .train import TrainConfig, make_optimizer, param_groups
 
 # %% auto #0
-__all__ = ['PEAK_BF16_FLOPS', 'BENCH_CONFIGS', 'NanoGPTRef', 'peak_flops', 'TrainBench', 'run_interleaved', 'bench_train',
-           'train_defaults', 'bench_variants', 'format_table', 'bench_decoding', 'format_decode_table']
+__all__ = ['PEAK_BF16_FLOPS', 'BENCH_CONFIGS', 'BF16_ROWS', 'NanoGPTRef', 'peak_flops', 'TrainBench', 'run_interleaved',
+           'bench_train', 'train_defaults', 'bf16_skip_reason', 'bench_variants', 'format_table', 'bench_decoding',
+           'format_decode_table']
 
 # %% ../nbs/07_bench.ipynb #6bfb8a55
 class NanoGPTRef(nn.Module):
@@ -133,12 +134,32 @@ def train_defaults() -> tuple[str, bool]:
     c = TrainConfig()
     return c.precision, c.compile is True or c.compile == "auto"   # a bench measures long runs, which "auto" compiles
 
-def bench_variants(name: str = "cpu", rounds: int = 5, steps: int = 2, warmup: int = 2, device=None) -> list[dict]:
+BF16_ROWS = ("auto", "run", "skip")
+
+def bf16_skip_reason(device, bf16: str = "auto") -> str | None:
+    """Why the bf16 rows are skipped on `device`, or None when they run. `bf16="auto"` skips them where the trainer's
+    `precision="auto"` would not choose bf16 (a CPU without AMX or AVX-512 BF16, where autocast emulates bf16 and
+    runs several times slower than fp32, or a GPU without bf16); "run" and "skip" force it."""
+    if bf16 not in BF16_ROWS: raise ValueError(f"bf16={bf16!r}: choose one of {BF16_ROWS} (auto skips bf16 where it is slow)")
+    if bf16 == "run": return None
+    if bf16 == "skip": return "skipped on request (--bf16 skip)"
+    if resolve_precision("auto", device) == "bf16": return None
+    if torch.device(device).type == "cpu":
+        return ("skipped: this CPU has no fast bf16 (no AMX or AVX-512 BF16), so bf16 autocast runs several times slower "
+                "than fp32 and training here uses fp32; --bf16 run times them anyway")
+    return f"skipped: {device} has no bf16 support, so training here uses fp32; --bf16 run times them anyway"
+
+def bench_variants(name: str = "cpu", rounds: int = 5, steps: int = 2, warmup: int = 2, device=None,
+                   bf16: str = "auto") -> list[dict]:
     """The nanoGPT architecture and the lmtricks GPT at one of `BENCH_CONFIGS`, in interleaved rounds; the first row is
-    the anchor, and the lmtricks row with TrainConfig's precision and compile settings is marked `default`."""
+    the anchor, and the lmtricks row with TrainConfig's precision and compile settings is marked `default`. The bf16
+    rows are skipped where bf16 is slow (see `bf16_skip_reason`): they stay in the list with `skipped` saying why."""
     if name not in BENCH_CONFIGS: raise ValueError(f"unknown bench config {name!r}; choose one of {list(BENCH_CONFIGS)}")
+    for k, v, lo in (("rounds", rounds, 1), ("steps", steps, 1), ("warmup", warmup, 0)):
+        if not (isinstance(v, int) and v >= lo): raise ValueError(f"{k}={v!r}: use an integer >= {lo}")
     c = BENCH_CONFIGS[name]; cfg, B, T = c["model"], c["batch_size"], c["model"].block_size
     device = torch.device(device or default_device())
+    skip = bf16_skip_reason(device, bf16)
     prec, comp = train_defaults()
     default = (resolve_precision(prec, device), comp)
     specs = [("nanoGPT architecture", NanoGPTRef, "fp32", False), ("nanoGPT architecture", NanoGPTRef, "bf16", True)]
@@ -147,21 +168,25 @@ def bench_variants(name: str = "cpu", rounds: int = 5, steps: int = 2, warmup: i
     for arch, cls, precision, compile in specs:
         label = f"{arch}, {precision}{' + compile' if compile else ' eager'}"
         if arch.startswith("lmtricks") and (precision, compile) == default: label += ", default"
+        if skip and precision == "bf16": benches.append((label, None)); continue
         torch.manual_seed(0)
         benches.append((label, TrainBench(cls(cfg), B, T, precision, compile, device)))
-    run_interleaved([b for _, b in benches], rounds, steps, warmup)
-    return [dict(variant=label, config=name, batch=B, seq=T, **b.result()) for label, b in benches]
+    run_interleaved([b for _, b in benches if b is not None], rounds, steps, warmup)
+    return [dict(variant=label, config=name, batch=B, seq=T, **(b.result() if b is not None else dict(skipped=skip)))
+            for label, b in benches]
 
 def _fmt_mfu(m): return "—" if m is None else f"{100 * m:.1f}%"
 
 def format_table(rows: list[dict]) -> str:
-    "A markdown table of bench rows; `ratio` is tokens/s relative to the first row."
+    "A markdown table of bench rows; `ratio` is tokens/s relative to the first row. Skipped rows say so, and why below."
     head = "| variant | params | tokens/s | ratio | fwd ms | bwd ms | opt ms | MFU |\n|---|---|---|---|---|---|---|---|"
     base = rows[0]["tokens_per_s"]
-    lines = [f"| {r['variant']} | {r['params'] / 1e6:.2f}M | {r['tokens_per_s']:,.0f} | {r['tokens_per_s'] / base:.2f} | "
+    lines = [f"| {r['variant']} | — | skipped | — | — | — | — | — |" if r.get("skipped") else
+             f"| {r['variant']} | {r['params'] / 1e6:.2f}M | {r['tokens_per_s']:,.0f} | {r['tokens_per_s'] / base:.2f} | "
              f"{r['forward_ms']:.1f} | {r['backward_ms']:.1f} | {r['optimizer_ms']:.1f} | "
              f"{_fmt_mfu(r['mfu'])} |" for r in rows]
-    return "\n".join([head, *lines])
+    why = sorted({r["skipped"] for r in rows if r.get("skipped")})
+    return "\n".join([head, *lines] + [""] * bool(why) + [f"bf16 rows {w}" for w in why])
 
 # %% ../nbs/07_bench.ipynb #f8170831
 def _hf_gpt2(cfg: GPTConfig, device):
