@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #009e1bbd
 from __future__ import annotations
-import argparse, json, os, shutil, sys, time
+import argparse, contextlib, json, os, shutil, sys, time
 from pathlib import Path
 from .core import atomic_write_json, read_json, clear_run_dir, CONFIG
 
@@ -96,18 +96,48 @@ def _ipc_kernel_manager():
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
     return IPCKernelManager
 
+class _FollowProgress:
+    """While a notebook runs, show the lines its kernel appends to the progress file (`lmtricks.core.progress`) on our
+    stderr, above papermill's cell bar, prefixed with the notebook's name (polled every `every` seconds)."""
+    def __init__(self, path: Path, prefix: str, every: float = 1.0):
+        import threading
+        self.path, self.prefix, self.every, self.pos = path, prefix, every, 0
+        path.write_bytes(b"")
+        self.stop, self.thread = threading.Event(), threading.Thread(target=self._run, daemon=True)
+
+    def _show(self):
+        try:
+            with open(self.path, "rb") as f: f.seek(self.pos); data = f.read()
+        except OSError: return
+        data = data[:data.rfind(b"\n") + 1]                   # whole lines only: a line being written waits
+        self.pos += len(data)
+        from tqdm import tqdm
+        for line in data.decode(errors="replace").splitlines(): tqdm.write(f"{self.prefix}{line}", file=sys.stderr)
+
+    def _run(self):
+        while not self.stop.wait(self.every): self._show()
+
+    def __enter__(self): self.thread.start(); return self
+    def __exit__(self, *exc): self.stop.set(); self.thread.join(); self._show()
+
 def run_notebook(nb: Path, out_nb: Path, preset: str, root: Path, progress: bool = True) -> dict:
-    "Execute one experiment notebook with papermill; return its status, wall time and, on failure, the cell and error."
+    """Execute one experiment notebook with papermill; return its status, wall time and, on failure, the cell and error.
+    With `progress`, a bar counts the cells, and the lines of the kernel's progress file show the inside of a long cell."""
     import papermill as pm
+    from lmtricks.core import PROGRESS
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     os.environ["PYTHONPATH"] = os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])
     os.environ["LMTRICKS_NOTEBOOK"] = str(nb.resolve())      # save_result fingerprints the notebook that made the figure
     t0 = time.time()
     bar = dict(desc=f"[reproduce] {nb.stem}", unit="cell", leave=False, file=sys.stderr, dynamic_ncols=True) if progress else False
+    follow = _FollowProgress(out_nb.with_suffix(".progress"), f"[reproduce] {nb.stem}: ") if progress else contextlib.nullcontext()
+    old = os.environ.get(PROGRESS)
+    if progress: os.environ[PROGRESS] = str(follow.path)     # the kernel inherits it
     try:
-        pm.execute_notebook(str(nb), str(out_nb), parameters=dict(preset=preset), cwd=str(nb.parent),
-                            kernel_name="python3", language="python", progress_bar=bar, log_output=False,
-                            kernel_manager_class=_ipc_kernel_manager())
+        with follow:
+            pm.execute_notebook(str(nb), str(out_nb), parameters=dict(preset=preset), cwd=str(nb.parent),
+                                kernel_name="python3", language="python", progress_bar=bar, log_output=False,
+                                kernel_manager_class=_ipc_kernel_manager())
         return dict(name=nb.stem, ok=True, wall_time_s=time.time() - t0, output=str(out_nb))
     except pm.PapermillExecutionError as e:
         return dict(name=nb.stem, ok=False, wall_time_s=time.time() - t0, output=str(out_nb),
@@ -115,6 +145,9 @@ def run_notebook(nb: Path, out_nb: Path, preset: str, root: Path, progress: bool
     except Exception as e:   # the kernel died, the notebook is unreadable, ...
         return dict(name=nb.stem, ok=False, wall_time_s=time.time() - t0, output=str(out_nb), cell=None,
                     error=f"{type(e).__name__}: {str(e)[:300]}")
+    finally:
+        if old is None: os.environ.pop(PROGRESS, None)
+        else: os.environ[PROGRESS] = old
 
 def committed_result(root: Path, name: str) -> dict | None:
     "The committed `figures/NAME.json` (from git HEAD; the file on disk outside a git checkout), or None."
@@ -190,13 +223,32 @@ def cmd_reproduce(args) -> int:
         return 1
     return 0
 
+def _bench_device(name: str | None):
+    "The torch device of `--device` (None: CUDA when available, else CPU), or a one-line error naming --device."
+    import torch
+    if name is None: return None
+    try: dev = torch.device(name)
+    except (RuntimeError, ValueError): raise CLIError(f"--device {name!r} is not a device; use cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"): raise CLIError(f"--device {name}: the bench runs on cpu or cuda; use cpu, cuda or cuda:N")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch was built without CUDA" if not torch.backends.cuda.is_built() else "no CUDA GPU is visible"
+            raise CLIError(f"--device {name}: {why}; leave --device out (or use --device cpu) to bench the CPU")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise CLIError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s); use cuda:0 to "
+                           f"cuda:{torch.cuda.device_count() - 1}")
+    return dev
+
 def cmd_bench(args) -> int:
     from lmtricks.bench import bench_variants, format_table, bench_decoding, format_decode_table
     from lmtricks.core import environment_info
+    for flag, v, lo in (("--rounds", args.rounds, 1), ("--steps", args.steps, 1), ("--warmup", args.warmup, 0)):
+        if v < lo: raise CLIError(f"{flag} {v}: use an integer >= {lo}")
+    device = _bench_device(args.device)
     load = os.getloadavg()
-    rows = bench_variants(args.config, rounds=args.rounds, steps=args.steps, warmup=args.warmup, device=args.device)
+    rows = bench_variants(args.config, rounds=args.rounds, steps=args.steps, warmup=args.warmup, device=device, bf16=args.bf16)
     print(format_table(rows), flush=True)
-    dec = bench_decoding(device=args.device, rounds=args.rounds) if args.decode else []
+    dec = bench_decoding(device=device, rounds=args.rounds) if args.decode else []
     if dec: print("\n" + format_decode_table(dec))
     if args.out:
         atomic_write_json(args.out, dict(args={k: v for k, v in vars(args).items() if k != "fn"}, env=environment_info(),
@@ -232,7 +284,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=2)
     b.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first (compiling happens here)")
     b.add_argument("--decode", action=argparse.BooleanOptionalAction, default=True, help="also the greedy decoding table")
-    b.add_argument("--device", default=None)
+    b.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available, else cpu)")
+    b.add_argument("--bf16", choices=["auto", "run", "skip"], default="auto", help="the bf16 rows: auto skips them where "
+                   "bf16 is slow (a CPU without AMX or AVX-512 BF16), run or skip forces it")
     b.add_argument("--out", help="also write the rows, the environment and the load average as JSON here")
     b.set_defaults(fn=cmd_bench)
     return p

@@ -11,11 +11,11 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'CONFIG', 'CKPT', 'SUMMARY', 'METRICS', 'LOCK', 'RUN_FILES', 'RUN_STATES', 'seed_everything',
+__all__ = ['PRECISIONS', 'CONFIG', 'CKPT', 'SUMMARY', 'METRICS', 'LOCK', 'RUN_FILES', 'RUN_STATES', 'PROGRESS', 'seed_everything',
            'default_device', 'cpu_supports_bf16', 'resolve_precision', 'autocast', 'compiler_available',
            'maybe_compile', 'Config', 'apply_overrides', 'atomic_write_bytes', 'as_json', 'atomic_write_json',
-           'read_json', 'append_jsonl', 'read_jsonl', 'RunDirError', 'say', 'DirLock', 'run_state', 'config_diff',
-           'open_run_dir', 'clear_run_dir', 'git_commit', 'environment_info']
+           'read_json', 'append_jsonl', 'read_jsonl', 'RunDirError', 'say', 'progress', 'DirLock', 'run_state',
+           'config_diff', 'open_run_dir', 'clear_run_dir', 'git_commit', 'environment_info']
 
 # %% ../nbs/00_core.ipynb #755e2a5e
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -231,6 +231,18 @@ class RunDirError(ValueError):
 def say(msg: str):
     "Tell the user something on stderr, as one line prefixed with `lmtricks:` (only rank 0 under torchrun)."
     if int(os.environ.get("RANK", 0)) == 0: print(f"lmtricks: {msg}", file=sys.stderr, flush=True)
+
+PROGRESS = "LMTRICKS_PROGRESS"
+
+def progress(msg: str):
+    """Append `msg` as one line to the file named by `$LMTRICKS_PROGRESS`, if set (only rank 0 under torchrun).
+    `lmtricks reproduce` sets it for each notebook's kernel, whose own output the terminal never sees, and shows the
+    lines under its progress bar as they come: the inner progress of a long cell (runs computed, training updates)."""
+    path = os.environ.get(PROGRESS)
+    if not path or int(os.environ.get("RANK", 0)) != 0: return
+    try:
+        with open(path, "a") as f: f.write(" ".join(str(msg).split()) + "\n")   # one short append: whole lines, also from forked workers
+    except OSError: pass                                                     # progress is never worth failing a run for
 
 class DirLock:
     "An exclusive lock on directory `path` (`flock` on `path/.lock`); the OS releases it when the process ends."

@@ -189,16 +189,18 @@ def split_text(text: str) -> list[str]:
         docs.append("\n".join(cur))
     return [d.strip("\n") for d in docs if d.strip()]
 
-def _read_text(p: Path) -> str:
-    "The text of corpus file `p`, strictly UTF-8: a binary or mis-encoded file is an error that names it."
+def _read_text(p: Path, fix: str | None = None) -> str:
+    """The text of corpus file `p`, strictly UTF-8: a binary or mis-encoded file is an error that names it and `fix`
+    (default: how to make it UTF-8 text)."""
     data = p.read_bytes()
     if b"\0" in data[:65536]:
-        raise ValueError(f"corpus file {p} is binary (it contains NUL bytes); pass UTF-8 text files (.txt, .md, .jsonl, .json)")
+        raise ValueError(f"corpus file {p} is binary (it contains NUL bytes); "
+                         + (fix or "pass UTF-8 text files (.txt, .md, .jsonl, .json)"))
     try: return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[:e.start].count(b"\n") + 1
         raise ValueError(f"corpus file {p} is not UTF-8 (byte 0x{data[e.start]:02x} on line {line}); "
-                         "convert it to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+                         + (fix or "convert it to UTF-8, e.g. iconv -f latin1 -t utf-8")) from None
 
 def _json_records(p: Path, text: str) -> list[tuple[int, object]]:
     "(line, record) pairs of a .json (one value or a list) or .jsonl (one value per line) file."
@@ -247,7 +249,9 @@ def load_corpus(name: str = "stdlib", data_dir=None) -> list[str]:
     "A list of documents: `'stdlib'`, `'stdlib-source'`, a name in `NAMED_CORPORA`, a local path, or `'hub:owner/name'`."
     name = str(name)
     if name in EMBEDDED_CORPORA: docs = list(_stdlib_corpus("docstrings" if name == "stdlib" else "source"))
-    elif name in NAMED_CORPORA: docs = split_text(data_file(NAMED_CORPORA[name], data_dir).read_text(encoding="utf-8"))
+    elif name in NAMED_CORPORA:
+        docs = split_text(_read_text(data_file(NAMED_CORPORA[name], data_dir), f"replace it with the {name} text file "
+                                     f"that LMTRICKS_DATA should hold (see data/README.md), or point LMTRICKS_DATA at a good copy"))
     elif name.startswith("hub:"): docs = _load_hub(name[4:])
     elif Path(name).expanduser().exists(): docs = _read_path(Path(name).expanduser())
     elif "/" in name or os.sep in name or Path(name).suffix:

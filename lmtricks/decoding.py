@@ -46,6 +46,11 @@ class Session:
 
     def prefill(self, prompts: list[list[int]]):
         "Start from `prompts`; returns the next-token logits (B, V) and, if `need_hidden`, the prompt's hidden states (B, L, d)."
+        V = self.vocab_size   # known up front for lmtricks and Hugging Face models, after the first call for a callable
+        bad = next(((i, t) for i, p in enumerate(prompts) for t in p if not 0 <= t < V), None) if V is not None else None
+        if bad is not None:
+            raise ValueError(f"prompt {bad[0]} holds token id {bad[1]}, outside the model's vocabulary [0, {V}); "
+                             "encode the prompts with the model's own tokenizer")
         self.seq, self.valid = left_pad(prompts, self.device)
         self._start(len(prompts), self.seq.shape[1])
         logits, hidden = self._run(self.seq)

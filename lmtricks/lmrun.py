@@ -83,10 +83,12 @@ def _split3(docs: list[str], val_frac: float, test_frac: float, seed: int):
     return tr, va, test
 
 def lm_documents(d: DataConfig) -> dict[str, dict[str, list[str]]]:
-    "`{corpus: {'train': docs, 'val': docs, 'test': docs}}`, split by document, per corpus."
+    """`{corpus: {'train': docs, 'val': docs, 'test': docs}}`, split by document, per corpus. A document that occurs
+    more than once is kept once (its first occurrence), before splitting: otherwise copies could land on both sides of
+    the split, and the test set would hold text the model trained on (Tiny Shakespeare repeats 74 of its 7,222)."""
     out = {}
     for name in d.corpora:
-        docs = load_corpus(name)
+        docs = list(dict.fromkeys(load_corpus(name)))
         if d.max_docs is not None:
             rng = np.random.default_rng(d.split_seed)
             docs = [docs[i] for i in sorted(rng.permutation(len(docs))[:d.max_docs])]

@@ -71,6 +71,13 @@ class GPTConfig(Config):
         self.check(self.mlp in MLPS, "mlp", f"choose one of {sorted(MLPS)}")
         self.check(self.attn_backend in ATTENTION_BACKENDS, "attn_backend", f"choose one of {sorted(ATTENTION_BACKENDS)}")
         self.check(0 <= self.dropout < 1, "dropout", "use a dropout probability in [0, 1)")
+        for name, fix in (("mlp_ratio", "use a positive hidden width / d_model, e.g. 4"), ("init_std", "use a positive standard deviation, e.g. 0.02"),
+                          ("rope_base", "use a positive base, e.g. 10000"), ("norm_eps", "use a small positive number, e.g. 1e-5")):
+            v = getattr(self, name)
+            self.check(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf, name, fix)
+        if self.mlp in ("swiglu", "gelu"):   # the hidden widths of SwiGLU and GeluMLP below
+            hidden = 8 * round(2 * self.mlp_ratio * self.d_model / 3 / 8) if self.mlp == "swiglu" else int(self.mlp_ratio * self.d_model)
+            self.check(hidden > 0, "mlp_ratio", f"it gives a {self.mlp} hidden width of {hidden} at d_model={self.d_model}; use a larger mlp_ratio")
         kv = self.n_kv_heads
         if isinstance(kv, (list, tuple)):
             self.check(len(kv) == self.n_layer, "n_kv_heads", f"give one entry per layer ({self.n_layer}), or a single int")
@@ -264,6 +271,9 @@ class GPT(nn.Module):
         object with `.dense()`; `context`: extra inputs handed to every block (see "Where an idea plugs in")."""
         if (idx is None) == (inputs_embeds is None): raise ValueError("pass token ids `idx` or `inputs_embeds`, exactly one")
         x = self.embed(idx) if inputs_embeds is None else inputs_embeds
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"the input is empty ({tuple(x.shape[:2])} = (batch, tokens)); give the model at least one "
+                             "sequence of at least one token (skip empty batches)")
         pos = self.positions(x.shape[1], pos, cache, x.device)
         hidden = [x] if return_hidden else None
         for block in self.blocks:

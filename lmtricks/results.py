@@ -112,6 +112,19 @@ def _check_result(arms, seeds, compute, comparisons):
         if c["arm"] not in arms or c["baseline"] not in arms:
             raise ValueError(f"comparison {c['arm']!r} vs {c['baseline']!r} names an arm that is not in arms {list(arms)}")
 
+def _runs_relative(x, root: Path | None = None):
+    """`x` with each absolute path (a string or Path) inside the runs folder `root` (default `runs_root()`) written as
+    `$LMTRICKS_RUNS/<path inside it>`: a run cache entry is named by its key's digest, not by where the cache was
+    (a temporary folder for a cold run, another machine)."""
+    root = Path(root or runs_root()).resolve()
+    if isinstance(x, dict): return {k: _runs_relative(v, root) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [_runs_relative(v, root) for v in x]
+    if isinstance(x, (str, Path)) and os.path.isabs(x):
+        try: rel = Path(x).resolve().relative_to(root).as_posix()
+        except ValueError: return x
+        return "$LMTRICKS_RUNS" + ("" if rel == "." else "/" + rel)
+    return x
+
 def save_result(name: str, fig, data: dict | None = None, preset: str = "smoke", seeds=None, config=None,
                 wall_time_s: float | None = None, *, arms: dict | None = None, metric: str | None = None, unit: str = "",
                 higher_is_better: bool | None = None, compute: dict | None = None, comparisons=(), claim: str = "",
@@ -131,7 +144,7 @@ def save_result(name: str, fig, data: dict | None = None, preset: str = "smoke",
                    claim=claim, finding=finding, spread=SPREAD)
         if verdicts is not None: rec["verdicts"] = list(verdicts)
     else: rec.update(schema=1, **({"finding": finding} if finding else {}))   # a descriptive figure may carry a finding too
-    rec.update(data=data, config=config, wall_time_s=wall_time_s, env=experiment_environment(precision),
+    rec.update(data=_runs_relative(data), config=_runs_relative(config), wall_time_s=wall_time_s, env=experiment_environment(precision),
                fingerprints=figure_fingerprints(name, notebook))
     d = figures_dir(preset); d.mkdir(parents=True, exist_ok=True)
     tmp = d / f".{name}.png.tmp"

@@ -4,12 +4,12 @@
 
 # %% ../nbs/06a_runcache.ipynb #684b2802
 from __future__ import annotations
-import ast, contextlib, dataclasses, functools, hashlib, importlib.util, inspect, json, os, sys, types
+import ast, contextlib, dataclasses, functools, hashlib, importlib.util, inspect, json, os, sys, textwrap, time, types
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
-from .core import Config, CKPT, atomic_write_json, read_json
+from .core import Config, CKPT, atomic_write_json, read_json, progress
 
 # %% auto #0
 __all__ = ['data_fingerprint', 'module_closure', 'code_fingerprint', 'repo_root', 'runs_root', 'cache_root', 'resumable',
@@ -135,6 +135,24 @@ def _tracked(mod: str) -> bool:
     f = _module_file(mod)
     return f is not None and not str(f.resolve()).startswith(_PREFIXES)
 
+def _subscript_reads(fn) -> dict:
+    """`{name: paths}` for the names that `fn`'s source loads only as `name[k1][k2]...` with constant keys (e.g. a
+    config dict read as `P["steps"]`): the key paths it reads; names used in any other way are left out. Empty
+    without a source."""
+    try: tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError): return {}
+    parent = {c: p for p in ast.walk(tree) for c in ast.iter_child_nodes(p)}
+    out, whole = {}, set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Name): continue
+        path, cur = [], node
+        while (isinstance(p := parent.get(cur), ast.Subscript) and p.value is cur and isinstance(p.ctx, ast.Load)
+               and isinstance(p.slice, ast.Constant) and isinstance(p.slice.value, (str, int))):
+            path.append(p.slice.value); cur = p
+        if path and isinstance(node.ctx, ast.Load): out.setdefault(node.id, set()).add(tuple(path))
+        else: whole.add(node.id)
+    return {n: ps for n, ps in out.items() if n not in whole}
+
 def code_fingerprint(*targets) -> dict:
     """What the code of `targets` (functions, classes or module names) depends on: `modules` ({module: sha256} of the
     lmtricks modules used, with their import closures), `source` (a hash of the sources of the functions of the
@@ -152,6 +170,16 @@ def code_fingerprint(*targets) -> dict:
             if _tracked(tm): mods.add(tm)
             try: values[name] = _plain(v)
             except (TypeError, ValueError): unhashed.add(name)
+
+    def read(name, v, paths, home):
+        "Only the parts of `v` that the code reads when it reads it only as `name[k1][k2]...` with constant keys."
+        for path in sorted(paths or (), key=repr):
+            try: sub = functools.reduce(lambda o, k: o[k], path, v)
+            except (KeyError, IndexError, TypeError): break      # not what the code will see: hash all of `v`
+            value(name + "".join(f"[{k!r}]" for k in path), sub, home)
+        else:
+            if paths: return
+        value(name, v, home)
 
     def visit(obj, home):
         if isinstance(obj, str): mods.add(obj); return
@@ -173,13 +201,14 @@ def code_fingerprint(*targets) -> dict:
         try: sources.append(inspect.getsource(obj))
         except (OSError, TypeError): sources.extend(_code_digest(f.__code__) for f in fns)   # no source file (e.g. a notebook class)
         for f in fns:
-            g, ns = f.__globals__, _code_names(f.__code__)
+            g, ns, reads = f.__globals__, _code_names(f.__code__), _subscript_reads(f)
             names.update(ns)
             for n in sorted(ns):
-                if n in g: value(n, g[n], home)
+                if n in g: read(n, g[n], reads.get(n), home)
             for n, cell in zip(f.__code__.co_freevars, f.__closure__ or ()):
-                try: value(n, cell.cell_contents, home)
-                except ValueError: pass                  # an empty cell (a name assigned later)
+                try: v = cell.cell_contents
+                except ValueError: continue              # an empty cell (a name assigned later)
+                read(n, v, reads.get(n), home)
             for i, d in enumerate(f.__defaults__ or ()): value(f"{f.__name__}.default{i}", d, home)
 
     for t in targets: visit(t, None)
@@ -252,6 +281,8 @@ class CacheEntry:
         if not isinstance(result, dict):
             raise TypeError(f"a cached result must be a dict that JSON can hold; {self.name} returned a {type(result).__name__}")
         atomic_write_json(self.dir / "result.json", result)
+        t0 = getattr(self, "_began", None)
+        progress(f"computed {self.name}/{self.digest[:8]}" + (f" in {time.time() - t0:.0f}s" if t0 else ""))
         return result
 
     def lock(self): return _locked(self.dir / ".lock")
@@ -264,6 +295,8 @@ class CacheEntry:
             why = f"differs from the last entry in {_key_diff(read_json(others[-1]), self.key)}" if others else "no earlier result"
             print(f"[cache] computing {self.name} {self.digest[:12]}: {why}", file=sys.stderr, flush=True)
         atomic_write_json(self.dir / "key.json", self.key)
+        self._began = time.time()
+        progress(f"computing {self.name}/{self.digest[:8]}")
 
 def cache_entry(name: str, config, *, data=None, code=()) -> CacheEntry:
     "The cache entry for `config` (JSON-able or a Config), the content of `data`, and the code of `code` (functions, modules)."

@@ -15,7 +15,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 from .core import (Config, PRECISIONS, resolve_precision, seed_everything, autocast, atomic_write_bytes,
                            atomic_write_json, append_jsonl, read_jsonl, read_json, environment_info, open_run_dir,
-                           as_json, say, maybe_compile, CKPT, METRICS, SUMMARY)
+                           as_json, say, progress, maybe_compile, CKPT, METRICS, SUMMARY)
 from .model import batch_inputs
 from .checkpoint import (dist_setup, _all_sum, _from_rank0, _agree, _set_rng_state, save_checkpoint,
                                  load_checkpoint, load_model_state, NonFiniteLoss, TrainingInterrupted,
@@ -24,8 +24,8 @@ from .callbacks import (Callback, TrainState, _collect_callbacks, callback_state
                                 load_callback_states)
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'COMPILE_MIN_STEPS', 'IGNORE', 'TrainConfig', 'lr_at', 'param_groups', 'make_optimizer', 'token_nll',
-           'model_logits', 'next_token_loss', 'accumulate_gradients', 'train']
+__all__ = ['SCHEDULES', 'COMPILE_MIN_STEPS', 'IGNORE', 'PROGRESS_EVERY_S', 'TrainConfig', 'lr_at', 'param_groups',
+           'make_optimizer', 'token_nll', 'model_logits', 'next_token_loss', 'accumulate_gradients', 'train']
 
 # %% ../nbs/04_train.ipynb #76cc3aec
 def _constant(step, total, warmup, min_frac): return 1.0
@@ -203,9 +203,30 @@ def train(model: nn.Module, data, cfg: TrainConfig, out_dir=None, loss_fn=next_t
                 w, lock = open_run_dir(out, config, resume, overwrite); held.callback(lock.__exit__); return w
             what = _from_rank0(_open)
             if what == "finished":
+                summary = read_json(out / SUMMARY)
+                _from_rank0(lambda: _check_final_checkpoint(out, summary))
                 say(f"{out} is already finished; nothing to do (to train it again, start a new run with --overwrite)")
-                return read_json(out / SUMMARY)
+                return summary
         return _train(model, data, cfg, out, loss_fn, eval_fn, cbs, what == "resume", device, precision, config, max_updates)
+
+def _check_final_checkpoint(out: Path, summary: dict):
+    "A finished run's product is its final weights: its checkpoint must load and be from the last update."
+    fix = f"restore {CKPT} from a copy, or train the run again with --overwrite (overwrite=True)"
+    if not (out / CKPT).exists():
+        raise RuntimeError(f"{out} is finished, but its final checkpoint {out / CKPT} is missing; {fix}")
+    try: ck = load_checkpoint(out / CKPT)
+    except RuntimeError as e:   # corrupt, truncated, empty, or not an lmtricks checkpoint: the message names the file
+        raise RuntimeError(f"{out} is finished, but its final weights cannot be read: {str(e).split(';')[0]}; {fix}") from None
+    if ck["step"] != summary.get("steps"):
+        raise RuntimeError(f"{out} is finished at update {summary.get('steps')}, but its checkpoint {out / CKPT} is from "
+                           f"update {ck['step']}; {fix}")
+
+PROGRESS_EVERY_S = 30.0   # at most one `progress` line per this many seconds while training (plus the first and last)
+
+def _run_name(out) -> str:
+    "A short name of a run directory for progress lines: `NAME/DIGEST8` inside the run cache, else the directory's name."
+    if out is None: return "(in memory)"
+    return f"{out.parent.parent.name}/{out.parent.name[:8]}" if out.name == "run" else out.name
 
 def _train(model, data, cfg, out, loss_fn, eval_fn, cbs, resume, device, precision, config, max_updates) -> dict:
     rank, world = dist_setup()
@@ -264,6 +285,8 @@ def _train(model, data, cfg, out, loss_fn, eval_fn, cbs, resume, device, precisi
     if st.step == 0: ev, last_eval = evaluate(), 0
     bar = tqdm(total=cfg.steps, initial=st.step, disable=not cfg.progress or rank != 0, mininterval=1.0, dynamic_ncols=True)
     t0, step0, tokens0 = time.time(), st.step, st.tokens
+    name, reported = _run_name(out), time.time()
+    progress(f"training {name}: update {st.step}/{cfg.steps}" + (" (resumed)" if resume else ""))
     with _Sigint() as sigint:
         while st.step < cfg.steps and (max_updates is None or st.step - step0 < max_updates):
             lr = lr_at(st.step, cfg)
@@ -294,7 +317,11 @@ def _train(model, data, cfg, out, loss_fn, eval_fn, cbs, resume, device, precisi
             if cfg.eval_every and st.step % cfg.eval_every == 0: ev, last_eval = evaluate(), st.step
             if cfg.ckpt_every and st.step % cfg.ckpt_every == 0: checkpoint()
             bar.update(1); bar.set_postfix(loss=f"{loss:.3f}", **{k: f"{v:.3f}" for k, v in ev.items() if isinstance(v, float)})
+            if time.time() - reported >= PROGRESS_EVERY_S:
+                reported = time.time()
+                progress(f"training {name}: update {st.step}/{cfg.steps}, loss {loss:.3f}, {reported - t0:.0f}s")
     bar.close()
+    progress(f"training {name}: {'done' if st.step >= cfg.steps else 'stopped'} at update {st.step}/{cfg.steps} after {time.time() - t0:.0f}s")
     st.finished = st.step >= cfg.steps or st.stop_reason is not None
     if st.finished and last_eval != st.step: ev = evaluate()
     checkpoint()
