@@ -14,13 +14,15 @@ from .core import Config
 from .model import GPT, KVCache, Registry, batch_inputs
 from .train import IGNORE, token_nll
 from .decoding import GPTSession, generate
+from .lens import ExitMaps
 
 # %% auto #0
 __all__ = ['CONFIDENCE', 'MEASURE_COST', 'exit_logits', 'layer_logits', 'calm_weights', 'EarlyExitLoss',
-           'exit_heads_flops_per_token', 'LayerView', 'softmax_gap', 'softmax_max', 'hidden_cosine',
-           'classifier_confidence', 'ExitClassifier', 'consistency_data', 'fit_exit_classifier',
-           'train_exit_classifier', 'ExitPolicy', 'exit_step', 'forward_with_exits', 'early_exit_forward',
-           'EarlyExitSession', 'early_exit_generate', 'exit_flops', 'hb_p_value', 'ltt_calibrate', 'token_agreement']
+           'exit_heads_flops_per_token', 'mapped_exit_logits', 'LayerView', 'softmax_gap', 'softmax_max',
+           'hidden_cosine', 'classifier_confidence', 'oracle_agrees', 'ExitClassifier', 'consistency_data',
+           'fit_exit_classifier', 'train_exit_classifier', 'ExitPolicy', 'exit_step', 'forward_with_exits',
+           'early_exit_forward', 'EarlyExitSession', 'early_exit_generate', 'exit_flops', 'hb_p_value', 'ltt_calibrate',
+           'ltt_search', 'token_agreement']
 
 # %% ../nbs/42_early_exit.ipynb #fe2dcf10
 def exit_logits(model: GPT, h: torch.Tensor) -> torch.Tensor:
@@ -65,15 +67,25 @@ def exit_heads_flops_per_token(cfg) -> float:
 # %% ../nbs/42_early_exit.ipynb #a9f0c6f7
 CONFIDENCE = Registry("confidence measure")   # name -> fn(view: LayerView) -> (B,) confidence in [0, 1]
 
+def mapped_exit_logits(model: GPT, h: torch.Tensor, layer: int, maps: ExitMaps | None = None) -> torch.Tensor:
+    """Logits (..., V) of the residual stream `h` (..., d) after `layer` blocks: through that layer's exit map (an
+    `lmtricks.lens.ExitMaps`, so that an intermediate layer speaks the head's language) and then the final norm and
+    head; the plain `exit_logits` when `maps` is None or `layer` is the last."""
+    if maps is None or layer >= len(model.blocks): return exit_logits(model, h)
+    if layer not in maps.layers: raise ValueError(f"no exit map for layer {layer}; the maps cover {maps.layers}")
+    return maps.logits(model, h, layer)
+
 class LayerView:
-    "What a confidence measure sees after block `layer` (0-based): hidden states `h` and the block's input `prev` (B, d)."
-    def __init__(self, model: GPT, h, prev, layer: int, classifier=None):
+    """What a confidence measure sees after block `layer` (0-based): hidden states `h` and the block's input `prev`
+    (B, d); `maps`: the exit maps the exit goes through (or None); `target` (B,): the tokens an oracle compares with."""
+    def __init__(self, model: GPT, h, prev, layer: int, classifier=None, maps=None, target=None):
         self.model, self.h, self.prev, self.layer, self.classifier = model, h, prev, layer, classifier
+        self.maps, self.target = maps, target
 
     @functools.cached_property
     def logits(self):
-        "This layer's exit logits (B, V), computed once (the exit reuses them)."
-        return exit_logits(self.model, self.h)
+        "This layer's exit logits (B, V), through its exit map if there are maps; computed once (the exit reuses them)."
+        return mapped_exit_logits(self.model, self.h, self.layer + 1, self.maps)
 
 def _wide(x): return x if x.dtype in (torch.float32, torch.float64) else x.float()   # bf16/fp16 -> fp32
 
@@ -97,7 +109,17 @@ def classifier_confidence(v: LayerView):
                          "batches) and pass ExitPolicy(measure='classifier', classifier=...)")
     return v.classifier(v.h, v.layer)
 
-CONFIDENCE.update(softmax=softmax_gap, softmax_max=softmax_max, cosine=hidden_cosine, classifier=classifier_confidence)
+def oracle_agrees(v: LayerView):
+    """1 where this layer's top token is already the target token (e.g. the full model's greedy token), else 0: with
+    λ = 0.5 a token exits at the earliest candidate layer that agrees. Not deployable (it needs the answer); the
+    positive control of an early-exit experiment."""
+    if v.target is None:
+        raise ValueError("the 'oracle' measure needs the target tokens: pass targets= to EarlyExitSession, "
+                         "early_exit_generate or early_exit_forward")
+    return (v.logits.argmax(-1) == v.target).to(_wide(v.h).dtype)
+
+CONFIDENCE.update(softmax=softmax_gap, softmax_max=softmax_max, cosine=hidden_cosine, classifier=classifier_confidence,
+                  oracle=oracle_agrees)
 
 # %% ../nbs/42_early_exit.ipynb #0fc276bb
 class ExitClassifier(nn.Module):
@@ -119,19 +141,29 @@ class ExitClassifier(nn.Module):
                                "train_exit_classifier(model, batches)")
         return torch.sigmoid(self.logit(h, layer))
 
+def _candidate_layers(model: GPT, maps=None, layers=None) -> list[int]:
+    "The layers (1..L−1, the residual stream after l blocks) a token may exit at: `layers`, else the maps' layers, else all."
+    L = len(model.blocks)
+    ls = list(layers) if layers is not None else (list(maps.layers) if maps is not None else list(range(1, L)))
+    if not all(1 <= l < L for l in ls): raise ValueError(f"candidate exit layers {ls} must be in 1..{L - 1} (after a block, before the last)")
+    return ls
+
 @torch.no_grad()
-def consistency_data(model: GPT, batches):
+def consistency_data(model: GPT, batches, maps: ExitMaps | None = None, layers=None):
     """Training data of the exit classifier from full-depth passes over `batches` (token-id tensors (B, T)): hidden
-    states (N, d), their layer (N,) and label (N,): layer i's top token equals the top layer's (layers 0..L−2)."""
-    hs, layers, labels = [], [], []
+    states (N, d), their block index (N,) (layer l − 1) and label (N,): the top token of layer l's exit (through its
+    map, if `maps`) equals the top layer's. `layers`: the candidate layers (default: the maps' layers, else 1..L−1)."""
+    ls = _candidate_layers(model, maps, layers)
+    hs, index, labels = [], [], []
     for idx in batches:
         out = model(idx, return_hidden=True)
         top = out.logits.argmax(-1)
-        for i, h in enumerate(out.hidden[1:-1]):
-            hs.append(h.flatten(0, 1).float()); layers.append(torch.full((h.shape[0] * h.shape[1],), i, device=h.device))
-            labels.append((exit_logits(model, h).argmax(-1) == top).flatten())
+        for l in ls:
+            h = out.hidden[l]
+            hs.append(h.flatten(0, 1).float()); index.append(torch.full((h.shape[0] * h.shape[1],), l - 1, device=h.device))
+            labels.append((mapped_exit_logits(model, h, l, maps).argmax(-1) == top).flatten())
     if not hs: raise ValueError("consistency_data needs at least one batch of token ids, and a model with at least 2 layers")
-    return torch.cat(hs), torch.cat(layers), torch.cat(labels)
+    return torch.cat(hs), torch.cat(index), torch.cat(labels)
 
 def fit_exit_classifier(h, layer, label, n_layer: int, steps: int = 300, lr: float = 0.05) -> ExitClassifier:
     "A trained `ExitClassifier` from states `h` (N, d), layers (N,) and boolean labels (N,): full-batch Adam on the logistic loss."
@@ -145,19 +177,24 @@ def fit_exit_classifier(h, layer, label, n_layer: int, steps: int = 300, lr: flo
     clf.trained.fill_(True)
     return clf.eval().requires_grad_(False)
 
-def train_exit_classifier(model: GPT, batches, steps: int = 300, lr: float = 0.05) -> ExitClassifier:
-    "The exit classifier of the frozen `model`, fitted on `batches` of token ids (B, T) (training data, not held out)."
-    h, layer, label = consistency_data(model, batches)
+def train_exit_classifier(model: GPT, batches, steps: int = 300, lr: float = 0.05, maps: ExitMaps | None = None,
+                          layers=None) -> ExitClassifier:
+    "The exit classifier of the frozen `model` (and its exit `maps`, if any), fitted on `batches` of token ids (B, T) (training data, not held out)."
+    h, layer, label = consistency_data(model, batches, maps, layers)
     return fit_exit_classifier(h, layer, label, len(model.blocks), steps, lr)
 
 # %% ../nbs/42_early_exit.ipynb #0bb8ab2c
 @dataclass(eq=False)
 class ExitPolicy(Config):
-    "When a token leaves the stack: at the first layer whose `measure` confidence exceeds λ_t (see `threshold_at`)."
+    """When a token leaves the stack: at the first candidate layer whose `measure` confidence exceeds λ_t (see
+    `threshold_at`). `maps`: exit maps (`lmtricks.lens.ExitMaps`) for a model whose intermediate layers do not speak the
+    head's language; `layers`: the candidate layers (default: the maps' layers, else every layer)."""
     measure: str = "softmax"     # a key of CONFIDENCE
     threshold: float = 0.9       # λ in [0, 1]; 1 (with tau=0) never exits
     tau: float = 0.0             # decay with position: λ_t = clip(0.9λ + 0.1·exp(−τ t / N)); 0 keeps λ
     classifier: object = None    # an ExitClassifier, for measure="classifier"
+    maps: object = None          # an ExitMaps: layer l exits through its map, then the norm and head
+    layers: tuple | None = None  # candidate exit layers (l = after l blocks), increasing
 
     def validate(self):
         self.check(self.measure in CONFIDENCE, "measure", f"choose one of {sorted(CONFIDENCE)}")
@@ -172,6 +209,16 @@ class ExitPolicy(Config):
             if not bool(self.classifier.trained):
                 raise ValueError("ExitPolicy(measure='classifier'): the classifier is untrained; fit it on the frozen model "
                                  "first with train_exit_classifier(model, batches)")
+        if self.maps is not None and not isinstance(self.maps, ExitMaps):
+            raise ValueError(f"ExitPolicy.maps must be an lmtricks.lens.ExitMaps (got {type(self.maps).__name__}); "
+                             "get one with pretrained_exit_maps(preset) or fit_exit_maps(model, hidden)")
+        if self.layers is not None:
+            ls = list(self.layers)
+            ok = bool(ls) and all(isinstance(l, int) and not isinstance(l, bool) and l >= 1 for l in ls) and ls == sorted(set(ls))
+            self.check(ok, "layers", "give the candidate exit layers as increasing integers >= 1 (layer l = after l blocks)")
+            if self.maps is not None and set(ls) - set(self.maps.layers):
+                self.check(False, "layers", f"layers {sorted(set(ls) - set(self.maps.layers))} have no exit map; the maps cover {self.maps.layers}")
+            self.layers = tuple(ls)
 
     def threshold_at(self, t: int, n: int) -> float:
         "λ_t = clip_[0,1](0.9·λ + 0.1·exp(−τ·t/N)) for the t-th (0-based) of `n` tokens (CALM's eq.); τ = 0: λ, no decay."
@@ -179,74 +226,102 @@ class ExitPolicy(Config):
         return min(1.0, max(0.0, 0.9 * self.threshold + 0.1 * math.exp(-self.tau * t / max(n, 1))))
 
 # %% ../nbs/42_early_exit.ipynb #59f096ac
-def exit_step(model: GPT, ids, pos, mask, cache: KVCache, policy: ExitPolicy, threshold: float):
+def exit_step(model: GPT, ids, pos, mask, cache: KVCache, policy: ExitPolicy, threshold: float, target=None, force=None):
     """One new token per row (`ids` (B, 1), positions `pos`, attention `mask` as in `GPT.forward`) through the blocks
-    with `cache`; each row exits at the first layer whose confidence exceeds `threshold`. Returns the exit logits
-    (B, 1, V), the exit layers (B,) (1..n_layer, the number of blocks run) and the exited hidden states (B, 1, d)."""
-    measure, L = CONFIDENCE[policy.measure], len(model.blocks)
+    with `cache`; each row exits at the first candidate layer (`policy.layers`) whose confidence exceeds `threshold`,
+    through that layer's exit map if `policy.maps`. `target` (B,): the tokens the 'oracle' measure compares with;
+    `force` (B,): exit layers to take instead of asking the measure (a replayed schedule; n_layer = full depth).
+    Returns the exit logits (B, 1, V), the exit layers (B,) (1..n_layer, the number of blocks run) and the exited
+    hidden states (B, 1, d); skipped layers get keys and values from the exited state (CALM's state propagation)."""
+    L = len(model.blocks)
+    check = set(_candidate_layers(model, policy.maps, policy.layers))
+    measure = CONFIDENCE[policy.measure]
+    if force is not None:
+        force = torch.as_tensor(force, device=ids.device).view(-1)
+        if not all(int(f) in check or int(f) == L for f in force.unique()):
+            raise ValueError(f"forced exits {sorted(set(force.tolist()))} must be candidate layers {sorted(check)} or {L} (full depth)")
     x = model.embed(ids)
     B = x.shape[0]
     exit_at = torch.full((B,), L, dtype=torch.long, device=x.device)
     active = torch.ones(B, dtype=torch.bool, device=x.device)
-    logits = have = None                                                      # exit logits a measure already computed
+    logits = None                                                             # (B, V): the exit logits of the rows that left
     for i, block in enumerate(model.blocks):
         if not bool(active.any()):                            # every row has exited: keys and values from the frozen states
             _, k, v = block.attn.qkv(block.attn_norm(x), model.rotary, pos)
             cache.update(block.attn.layer, k, v)
             continue
         y = block(x, model.rotary, pos, mask, cache)          # exited rows ride along: their k/v come from their frozen state
-        if i < L - 1:
-            view = LayerView(model, y[:, -1], x[:, -1], i, policy.classifier)
-            done = active & (measure(view) > threshold)
+        l = i + 1
+        if l < L and l in check:
+            view = LayerView(model, y[:, -1], x[:, -1], i, policy.classifier, policy.maps, target)
+            done = active & ((force == l) if force is not None else (measure(view) > threshold))
         x = torch.where(active[:, None, None], y, x)
-        if i < L - 1 and bool(done.any()):
-            exit_at = torch.where(done, i + 1, exit_at)
-            if "logits" in view.__dict__:
-                logits = view.logits if logits is None else torch.where(done[:, None], view.logits, logits)
-                have = done if have is None else have | done
+        if l < L and l in check and bool(done.any()):
+            part = view.logits[done] if "logits" in view.__dict__ else mapped_exit_logits(model, view.h[done], l, policy.maps)
+            if logits is None: logits = part.new_zeros(B, part.shape[-1])
+            logits[done] = part
+            exit_at = exit_at.masked_fill(done, l)
             active = active & ~done
     cache.advance(ids.shape[1])
-    if have is None or not bool(have.all()):
-        last = exit_logits(model, x[:, -1])
-        logits = last if have is None else torch.where(have[:, None], logits, last)
+    if bool(active.any()):
+        last = exit_logits(model, x[active, -1])
+        if logits is None: logits = last.new_zeros(B, last.shape[-1])
+        logits[active] = last
     return logits[:, None], exit_at, x
 
 # %% ../nbs/42_early_exit.ipynb #b191d586
-def forward_with_exits(model: GPT, idx, exits, pos=None, mask=None) -> torch.Tensor:
+def forward_with_exits(model: GPT, idx, exits, pos=None, mask=None, maps: ExitMaps | None = None) -> torch.Tensor:
     """Logits (B, T, V) of `idx` (B, T) when token (b, t) leaves the stack after `exits[b, t]` blocks (1..n_layer) and
-    its state is copied to the skipped layers: a whole-sequence pass per block, no cache (slow; the reference)."""
+    its state is copied to the skipped layers (each token's logits through its exit layer's map, if `maps`): a
+    whole-sequence pass per block, no cache (slow; the reference)."""
     x = model.embed(idx)
     pos = model.positions(idx.shape[1], pos, None, idx.device)
     exits = torch.as_tensor(exits, device=idx.device)
     for i, block in enumerate(model.blocks):
         x = torch.where((exits > i)[..., None], block(x, model.rotary, pos, mask), x)
-    return exit_logits(model, x)
+    out = exit_logits(model, x)
+    for l in exits.unique().tolist():
+        if maps is not None and l < len(model.blocks):
+            sel = exits == l
+            out[sel] = mapped_exit_logits(model, x[sel], l, maps)
+    return out
 
 @torch.no_grad()
-def early_exit_forward(model: GPT, idx, policy: ExitPolicy):
+def early_exit_forward(model: GPT, idx, policy: ExitPolicy, targets=None, force=None):
     """Teacher-forced early exit over `idx` (B, T), token by token with a KV cache (token t uses λ_t with N = T):
-    the logits (B, T, V) and exit layers (B, T). For held-out loss / bits per byte of the early-exit model."""
+    the logits (B, T, V) and exit layers (B, T). For held-out loss / bits per byte of the early-exit model.
+    `targets`, `force` (B, T): per position, what `exit_step` takes as `target` and `force`."""
     B, T = idx.shape
     p = next(model.parameters())
     cache = KVCache(model.cfg, B, T, p.device, p.dtype)
     logits, exits = [], []
     for t in range(T):
         pos = model.positions(1, cache=cache, device=idx.device)
-        lg, e, _ = exit_step(model, idx[:, t:t + 1], pos, None, cache, policy, policy.threshold_at(t, T))
+        lg, e, _ = exit_step(model, idx[:, t:t + 1], pos, None, cache, policy, policy.threshold_at(t, T),
+                             None if targets is None else targets[:, t], None if force is None else force[:, t])
         logits.append(lg); exits.append(e)
     return torch.cat(logits, 1), torch.stack(exits, 1)
 
 # %% ../nbs/42_early_exit.ipynb #706591c8
 class EarlyExitSession(GPTSession):
-    "A `GPTSession` that decodes with early exits (`policy`); `exits` (B, steps) holds the exit layer of every prediction."
-    def __init__(self, model: GPT, max_new_tokens: int, policy: ExitPolicy, need_hidden: bool = False):
+    """A `GPTSession` that decodes with early exits (`policy`); `exits` (B, steps) holds the exit layer of every
+    prediction. `targets`, `force` (B, max_new_tokens): per decoding step, the oracle's target tokens and forced exit
+    layers (see `exit_step`)."""
+    def __init__(self, model: GPT, max_new_tokens: int, policy: ExitPolicy, need_hidden: bool = False, targets=None, force=None):
         if not isinstance(policy, ExitPolicy): raise TypeError(f"policy must be an ExitPolicy, not {type(policy).__name__}")
         super().__init__(model, max_new_tokens, use_cache=True, need_hidden=need_hidden)
         self.policy, self.exits, self.t = policy, None, 0
+        as_steps = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.long, device=self.device)
+        self.targets, self.force = as_steps(targets), as_steps(force)
 
     def _start(self, B, L):
         super()._start(B, L)
         self.t, self.exits = 0, torch.zeros(B, 0, dtype=torch.long, device=self.device)
+        for name in ("targets", "force"):
+            a = getattr(self, name)
+            if a is not None and (a.ndim != 2 or a.shape[0] != B or a.shape[1] < self.max_new_tokens):
+                raise ValueError(f"{name} has shape {tuple(a.shape)}; give one row per prompt and one column per new token "
+                                 f"({B}, {self.max_new_tokens})")
 
     def _forward(self, ids, pos, mask):
         if self.valid.all(): mask = None                   # no pads: plain causal attention
@@ -256,8 +331,9 @@ class EarlyExitSession(GPTSession):
                              cache=self.cache, return_hidden=self.need_hidden)
             hidden = out.last_hidden
         lam = self.policy.threshold_at(self.t, self.max_new_tokens)
+        at = lambda a: None if a is None else a[:, self.t]
         logits, exit_at, x = exit_step(self.model, ids[:, -1:], pos[:, -1:], None if mask is None else mask[..., -1:, :],
-                                       self.cache, self.policy, lam)
+                                       self.cache, self.policy, lam, at(self.targets), at(self.force))
         self.exits, self.t = torch.cat([self.exits, exit_at[:, None]], 1), self.t + 1
         if self.need_hidden:
             h = self.model.norm(x)
@@ -266,13 +342,15 @@ class EarlyExitSession(GPTSession):
 
     def _select_cache(self, rows):
         super()._select_cache(rows); self.exits = self.exits[rows]
+        if self.targets is not None: self.targets = self.targets[rows]
+        if self.force is not None: self.force = self.force[rows]
 
 @torch.no_grad()
 def early_exit_generate(model: GPT, prompts: list[list[int]], max_new_tokens: int, policy: ExitPolicy, processors=None,
-                        sample: bool = False, generator: torch.Generator | None = None, stop_ids=None):
+                        sample: bool = False, generator: torch.Generator | None = None, stop_ids=None, targets=None, force=None):
     """`lmtricks.decoding.generate` with early exits: returns the new tokens of each row and, aligned with them, the
-    exit layer (1..n_layer) of the prediction of each."""
-    s = EarlyExitSession(model, max_new_tokens, policy)
+    exit layer (1..n_layer) of the prediction of each. `targets`, `force`: see `EarlyExitSession`."""
+    s = EarlyExitSession(model, max_new_tokens, policy, targets=targets, force=force)
     out = generate(s, prompts, max_new_tokens, processors, sample, generator, stop_ids)
     return out, [s.exits[i, :len(o)].tolist() for i, o in enumerate(out)]
 
@@ -332,6 +410,20 @@ def ltt_calibrate(thresholds, risks, epsilon: float = 0.05, delta: float = 0.1) 
     ps += [None] * (len(rs) - len(ps))
     return dict(threshold=None if chosen is None else float(thresholds[chosen]), index=chosen, p_values=ps,
                 epsilon=epsilon, delta=delta, n=int(rs[0].size))
+
+# %% ../nbs/42_early_exit.ipynb #3b18ea0b
+def ltt_search(thresholds, risk_fn, epsilon: float = 0.05, delta: float = 0.1) -> dict:
+    """`ltt_calibrate` evaluated lazily: `risk_fn(λ)` (per-example risks in [0, 1] on the calibration set) is called
+    for the `thresholds` in order, most conservative first, and for none after the first whose p-value exceeds δ
+    (fixed-sequence testing stops there). Returns `ltt_calibrate`'s dict plus `mean_risks` of the thresholds evaluated."""
+    thresholds, risks = list(thresholds), []
+    if not thresholds: raise ValueError("ltt_search needs at least one threshold")
+    for lam in thresholds:
+        risks.append(np.asarray(risk_fn(lam), dtype=float))
+        if risks[-1].size and hb_p_value(risks[-1].mean(), risks[-1].size, epsilon) > delta: break
+    out = ltt_calibrate(thresholds[:len(risks)], risks, epsilon, delta)
+    out["p_values"] += [None] * (len(thresholds) - len(risks))
+    return out | dict(mean_risks=[float(r.mean()) for r in risks])
 
 # %% ../nbs/42_early_exit.ipynb #5b9fde3f
 def token_agreement(outs: list[list[int]], refs: list[list[int]]) -> list[float]:
