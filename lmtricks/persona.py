@@ -4,10 +4,11 @@
 
 # %% ../nbs/46_persona.ipynb #5f3ba5a4
 from __future__ import annotations
-import re
 from dataclasses import dataclass, replace
 import numpy as np
 from .tasks import QA
+from .icl import LABEL_SPACE, task_prompt
+
 
 # %% auto #0
 __all__ = ['PERSONA_SENTENCES', 'FRAMING_NAMES', 'Framing', 'persona_framings', 'frame', 'without_label_set', 'framing_scores',
@@ -53,15 +54,12 @@ def frame(ex: QA, f: Framing) -> QA:
     return replace(ex, meta=dict(ex.meta, system=f.system, history=turn + list(ex.meta.get("history", [])), framing=f.name))
 
 # %% ../nbs/46_persona.ipynb #ad81bcc5
-_LABEL_SET = re.compile(r" Answer with one word: [^\n]*\.$")
-
 def without_label_set(ex: QA) -> QA:
     "`ex` with its prompt's closing 'Answer with one word: A, B or C.' removed (the options stay in `meta` for scoring)."
-    p = _LABEL_SET.sub("", ex.prompt)
-    if p == ex.prompt:
+    if LABEL_SPACE not in ex.prompt:
         raise ValueError(f"{ex.task or 'example'}'s prompt does not end with ' Answer with one word: ...' (the lmtricks.tasks "
                          "classification format); give a loader's example such as load_agnews's")
-    return replace(ex, prompt=p)
+    return replace(ex, prompt=task_prompt(ex, (), name_labels=False))
 
 # %% ../nbs/46_persona.ipynb #946aad68
 def framing_scores(correct: dict, framings: list[Framing]) -> dict:
