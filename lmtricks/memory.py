@@ -16,7 +16,7 @@ from .train import Callback
 
 # %% auto #0
 __all__ = ['KNNMemory', 'MemorizingAttention', 'add_memory', 'memory_layers', 'memory_for', 'clear_memory', 'document_nll',
-           'DocumentSegments']
+           'DocumentSegments', 'segment_streams', 'CachedSegments']
 
 # %% ../nbs/41_memory.ipynb #318069e5
 class KNNMemory:
@@ -198,13 +198,15 @@ def clear_memory(memory, rows=None):
 
 # %% ../nbs/41_memory.ipynb #a2061fa7
 @torch.no_grad()
-def document_nll(model, tokens: torch.Tensor, seg_len: int, memory=None) -> torch.Tensor:
+def document_nll(model, tokens: torch.Tensor, seg_len: int, memory=None, hidden=None) -> torch.Tensor:
     """Next-token NLL in nats (N-1,) of the document `tokens` (N,), read in segments of `seg_len` tokens (positions
-    restart at 0 in each), the memory (`KNNMemory` or `{layer: KNNMemory}`, batch_size 1) cleared first."""
+    restart at 0 in each), the memory (`KNNMemory` or `{layer: KNNMemory}`, batch_size 1) cleared first. For a
+    `TopBlocks` model, `hidden` (N-1, d) is the stream entering its first block of `tokens[:-1]` (`segment_streams`)."""
     if memory is not None: clear_memory(memory)
     kw, out = ({} if memory is None else dict(memory=memory)), []
     for a in range(0, len(tokens) - 1, seg_len):
         y = tokens[a + 1:a + seg_len + 1]
+        if hidden is not None: kw["hidden"] = hidden[a:a + len(y)][None]
         logits = model(tokens[a:a + len(y)][None], **kw).logits[0]
         out.append(F.cross_entropy(logits.float(), y, reduction="none"))
     return torch.cat(out)
@@ -244,3 +246,57 @@ class DocumentSegments(Callback):
     def load_state_dict(self, state: dict):
         mems = self.memory if isinstance(self.memory, dict) else {} if self.memory is None else {-1: self.memory}
         for l, m in mems.items(): m.load_state_dict(state[str(l)])
+
+# %% ../nbs/41_memory.ipynb #2e61f53a
+@torch.no_grad()
+def segment_streams(model: GPT, ids: torch.Tensor, seg_len: int, layer: int, precision: str = "fp32",
+                    batch_size: int = 16) -> torch.Tensor:
+    """The residual stream (B, N, d) entering block `layer` of token ids `ids` (B, N) read in segments of `seg_len`
+    (the last may be shorter), each segment on its own with positions from 0, as `document_nll` and
+    `DocumentSegments` read them. `layer` must be at or below every memory layer (the stream ignores the memory)."""
+    from lmtricks.core import autocast
+    from lmtricks.finetune import residual_streams
+    below = [m.layer for m in memory_layers(model) if m.layer < layer]
+    if below: raise ValueError(f"memory layer {below[0]} lies below block {layer}: the stream entering block {layer} "
+                               "would depend on the memory; cache the stream at or below the lowest memory layer")
+    ids = torch.as_tensor(ids)
+    if ids.dim() == 1: ids = ids[None]
+    B, N = ids.shape
+    dev = next(model.parameters()).device
+    out = torch.zeros(B, N, model.cfg.d_model)
+    full = N // seg_len * seg_len
+    chunks = [] if full == 0 else list(ids[:, :full].reshape(B * (full // seg_len), seg_len))    # (B*n, seg) rows
+    was = model.training
+    model.eval()
+    try:
+        for s in range(0, len(chunks), batch_size):
+            x = torch.stack(chunks[s:s + batch_size]).to(dev)
+            with autocast(dev, precision): h = residual_streams(model, x, [layer])[layer].float().cpu()
+            for j in range(len(x)):
+                b, c = divmod(s + j, full // seg_len)
+                out[b, c * seg_len:(c + 1) * seg_len] = h[j]
+        if full < N:
+            with autocast(dev, precision): out[:, full:] = residual_streams(model, ids[:, full:].to(dev), [layer])[layer].float().cpu()
+    finally: model.train(was)
+    return out
+
+# %% ../nbs/41_memory.ipynb #e927a5eb
+class CachedSegments(DocumentSegments):
+    """`DocumentSegments` whose batches also carry `hidden`: the frozen bottom of `model`'s stream entering block
+    `layer` (`segment_streams`), computed once per episode and kept in `store` ({episode: (B, L-1, d)}; pass one dict
+    to every run that reads the same episodes, i.e. the same documents, segments, batch size and seed)."""
+    def __init__(self, model: GPT, layer: int, docs: list, seg_len: int, n_segments: int, batch_size: int, memory=None,
+                 seed: int = 0, precision: str = "fp32", store: dict | None = None):
+        super().__init__(docs, seg_len, n_segments, batch_size, memory, seed)
+        self.model, self.layer, self.precision = model, layer, precision
+        self.store = {} if store is None else store
+
+    def streams(self, e: int) -> torch.Tensor:
+        if e not in self.store:
+            self.store[e] = segment_streams(self.model, self.episode(e)[:, :-1], self.seg_len, self.layer, self.precision)
+        return self.store[e]
+
+    def batch(self, step: int, micro: int = 0) -> dict:
+        b = super().batch(step, micro)
+        e, s = divmod(step, self.n_segments)
+        return b | dict(hidden=self.streams(e)[:, s * self.seg_len:(s + 1) * self.seg_len])
