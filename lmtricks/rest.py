@@ -173,7 +173,7 @@ def rest_loop(policy, tok, train_qs: list[QA], reward, reward_name: str, eval_se
                 summary = improve(policy, tok, examples, k, steps, batch_size, lr, seed=seed, precision=precision)
                 Path(run_dir).mkdir(parents=True, exist_ok=True)
                 torch.save(_top_state(policy, k), Path(run_dir) / "top.pt")
-                return dict(kept=kept, summary={x: summary[x] for x in ("tokens", "steps", "final_loss", "flops") if x in summary},
+                return dict(kept=kept, summary={x: summary.get(x) for x in ("tokens", "loss_tokens", "updates", "train_flops", "final_loss")},
                             evals=evaluate())
             m = cached("rest-improve", i_cfg, do_improve, data=data, code=(keep_top, improve, greedy_correct), verbose=verbose)
             _load_top(policy, k, torch.load(Path(m["run_dir"]) / "top.pt"))
